@@ -1,0 +1,64 @@
+// Close status codes (RFC 6455 §7.4): the named ones, and which may be sent or received.
+
+import { Buffer } from 'node:buffer';
+
+import { utf8ByteLength } from './utf8.js';
+
+export const CloseCode = {
+  NormalClosure: 1000,
+  GoingAway: 1001,
+  ProtocolError: 1002,
+  UnsupportedData: 1003,
+  /** Reserved: reported when a close frame carried no code. Never sent. */
+  NoStatusReceived: 1005,
+  /** Reserved: reported when the connection closed without a close frame. Never sent. */
+  AbnormalClosure: 1006,
+  InvalidPayload: 1007,
+  PolicyViolation: 1008,
+  MessageTooBig: 1009,
+  MandatoryExtension: 1010,
+  InternalError: 1011,
+  ServiceRestart: 1012,
+  TryAgainLater: 1013,
+  BadGateway: 1014,
+  /** Reserved: TLS handshake failure. Never sent. */
+  TlsHandshake: 1015,
+} as const;
+export type CloseCode = number;
+
+/** A close reason fits a control frame when it takes at most 123 UTF-8 bytes (§5.5). */
+export const MAX_CLOSE_REASON_BYTES = 123;
+
+/**
+ * May this code appear in a close frame received from a peer? (§7.4.1 and §7.4.2, plus the codes
+ * registered with IANA since: 1012–1014.) 1004, 1005, 1006 and 1015 are reserved and never on the wire.
+ */
+export function isValidReceivedCloseCode(code: number): boolean {
+  if (code >= 3000 && code <= 4999) return true;
+  if (code < 1000 || code > 1014) return false;
+  return code !== 1004 && code !== 1005 && code !== 1006;
+}
+
+/**
+ * Why an application may not send this close code and reason, or undefined when it may.
+ * Applications send 1000 or 3000–4999 (API contract); the library itself also sends 1001–1011.
+ */
+export function closeArgumentProblem(code: number, reason: string): string | undefined {
+  if (!Number.isInteger(code) || !(code === 1000 || (code >= 3000 && code <= 4999))) {
+    return `close code ${String(code)} is not allowed: use 1000 or 3000–4999`;
+  }
+  const bytes = utf8ByteLength(reason);
+  if (bytes > MAX_CLOSE_REASON_BYTES) {
+    return `close reason is ${bytes} UTF-8 bytes; at most ${MAX_CLOSE_REASON_BYTES} fit in a close frame`;
+  }
+  return undefined;
+}
+
+/** The body of a close frame: the code in network order, then the reason (§5.5.1). */
+export function encodeClosePayload(code: number | undefined, reason = ''): Buffer {
+  if (code === undefined) return Buffer.alloc(0);
+  const payload = Buffer.allocUnsafe(2 + utf8ByteLength(reason));
+  payload.writeUInt16BE(code, 0);
+  payload.write(reason, 2, 'utf8');
+  return payload;
+}

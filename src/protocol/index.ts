@@ -1,0 +1,11 @@
+// The sans-I/O protocol core: everything about RFC 6455 bytes, nothing about sockets or timers.
+
+export * from './close.js';
+export * from './frame-parser.js';
+export * from './frame-writer.js';
+export * from './handshake.js';
+export * from './mask.js';
+export * from './mask-keys.js';
+export * from './opcodes.js';
+export * from './protocol-error.js';
+export * from './utf8.js';
