@@ -1,0 +1,78 @@
+// The client half shared by StreamWebSocket and MessageWebSocket: request headers, the one connect
+// of a socket's life, and cancelling it when the socket is closed first.
+
+import type { ClientConnection } from '../client/connect.js';
+import { connectWebSocket } from '../client/connect.js';
+import { parseWebSocketUrl } from '../client/websocket-url.js';
+import { illegalMethodCall, invalidArgument, operationCanceled } from '../errors.js';
+import { requestHeaderProblem, subprotocolsProblem } from '../protocol/handshake.js';
+import type { WebSocketControl } from './control.js';
+
+export interface ConnectAsyncOptions {
+  /** Aborting it cancels the connect with status OperationCanceled. */
+  signal?: AbortSignal;
+}
+
+type Phase = 'idle' | 'connecting' | 'connected' | 'closed';
+
+export class ClientConnector {
+  private readonly requestHeaders: [string, string][] = [];
+  private phase: Phase = 'idle';
+  private readonly cancellation = new AbortController();
+
+  /** Adds a header to the upgrade request (before connectAsync only). */
+  setRequestHeader(name: string, value: string): void {
+    if (this.phase !== 'idle') throw illegalMethodCall('setRequestHeader must be called before connectAsync');
+    const problem = requestHeaderProblem(name, value);
+    if (problem !== undefined) throw invalidArgument(problem);
+    this.requestHeaders.push([name, value]);
+  }
+
+  /**
+   * Validates the URI (before any I/O) and connects. A socket connects once; after a failed connect the
+   * application may try again, as in WinRT.
+   */
+  async connect(
+    uri: string | URL,
+    control: WebSocketControl,
+    transport: { noDelay: boolean },
+    options: ConnectAsyncOptions,
+  ): Promise<ClientConnection> {
+    if (this.phase === 'closed') throw illegalMethodCall('the WebSocket was closed; create a new one');
+    if (this.phase !== 'idle') throw illegalMethodCall('connectAsync was already called on this WebSocket');
+    const url = parseWebSocketUrl(uri);
+    const protocols = [...control.supportedProtocols];
+    const problem = subprotocolsProblem(protocols);
+    if (problem !== undefined) throw invalidArgument(problem);
+    this.phase = 'connecting';
+    control.lock();
+    const signal = options.signal === undefined ? this.cancellation.signal : AbortSignal.any([this.cancellation.signal, options.signal]);
+    try {
+      const connection = await connectWebSocket({
+        url,
+        noDelay: transport.noDelay,
+        protocols,
+        headers: this.requestHeaders,
+        connectTimeout: control.connectTimeout,
+        signal,
+        ...(control.outboundBufferSizeInBytes > 0 ? { writableHighWaterMark: control.outboundBufferSizeInBytes } : {}),
+      });
+      if (this.cancellation.signal.aborted) {
+        connection.socket.destroy();
+        throw operationCanceled('the WebSocket was closed while connecting');
+      }
+      this.phase = 'connected';
+      return connection;
+    } catch (error) {
+      if (this.phase === 'connecting') this.phase = 'idle';
+      throw error;
+    }
+  }
+
+  /** close() before or during connect: a pending connect fails with OperationCanceled. */
+  cancel(): void {
+    if (this.phase === 'connected') return;
+    this.phase = 'closed';
+    this.cancellation.abort();
+  }
+}

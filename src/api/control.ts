@@ -1,0 +1,108 @@
+// StreamWebSocketControl and the settings every client socket shares (WinRT IWebSocketControl and kin):
+// settable before connectAsync, an error after (E_ILLEGAL_METHOD_CALL) unless WinRT says otherwise.
+
+import { illegalMethodCall, invalidArgument } from '../errors.js';
+
+export const DEFAULT_CONNECT_TIMEOUT = 60_000;
+export const DEFAULT_CLOSE_TIMEOUT = 10_000;
+
+/** The settings shared by StreamWebSocketControl and MessageWebSocketControl. */
+export class WebSocketControl {
+  /** Subprotocols offered in Sec-WebSocket-Protocol, in order of preference. Read at connect. */
+  readonly supportedProtocols: string[] = [];
+
+  private connected = false;
+  private outboundBufferSize = 0;
+  private pongInterval = 0;
+  private appliedPongInterval = 0;
+  private connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT;
+  private closeTimeoutMs = DEFAULT_CLOSE_TIMEOUT;
+
+  /**
+   * Bytes the socket may buffer before writes wait (WinRT maps it to SO_SNDBUF; here it is the socket's
+   * write high-water mark). 0: Node's default. Set after connect it has no effect, as in WinRT.
+   */
+  get outboundBufferSizeInBytes(): number {
+    return this.outboundBufferSize;
+  }
+  set outboundBufferSizeInBytes(value: number) {
+    if (this.connected) return;
+    this.outboundBufferSize = nonNegativeInteger('outboundBufferSizeInBytes', value);
+  }
+
+  /** Milliseconds between unsolicited pongs, a one-way heartbeat; 0 (the default) sends none. */
+  get desiredUnsolicitedPongInterval(): number {
+    return this.pongInterval;
+  }
+  set desiredUnsolicitedPongInterval(value: number) {
+    this.assertConfigurable('desiredUnsolicitedPongInterval');
+    this.pongInterval = nonNegativeInteger('desiredUnsolicitedPongInterval', value);
+  }
+
+  /** The interval in effect once connected (0 before connect or when off). */
+  get actualUnsolicitedPongInterval(): number {
+    return this.appliedPongInterval;
+  }
+
+  /** Milliseconds for the whole of connectAsync (DNS, TCP, TLS, handshake). Default 60 000. */
+  get connectTimeout(): number {
+    return this.connectTimeoutMs;
+  }
+  set connectTimeout(value: number) {
+    this.assertConfigurable('connectTimeout');
+    this.connectTimeoutMs = positiveInteger('connectTimeout', value);
+  }
+
+  /** Milliseconds to wait for the peer's close frame after ours, then the TCP connection is dropped. */
+  get closeTimeout(): number {
+    return this.closeTimeoutMs;
+  }
+  set closeTimeout(value: number) {
+    this.assertConfigurable('closeTimeout');
+    this.closeTimeoutMs = positiveInteger('closeTimeout', value);
+  }
+
+  /** Called by connectAsync: from now on settings are fixed. */
+  lock(): void {
+    this.connected = true;
+    this.appliedPongInterval = this.pongInterval;
+  }
+
+  protected assertConfigurable(name: string): void {
+    if (this.connected) throw illegalMethodCall(`control.${name} can only be set before connectAsync`);
+  }
+}
+
+/** Windows.Networking.Sockets.StreamWebSocketControl. */
+export class StreamWebSocketControl extends WebSocketControl {
+  private noDelayValue = true;
+  private maxMessageSizeValue = Infinity;
+
+  /** TCP_NODELAY: true (the default) disables Nagle's algorithm. */
+  get noDelay(): boolean {
+    return this.noDelayValue;
+  }
+  set noDelay(value: boolean) {
+    this.assertConfigurable('noDelay');
+    this.noDelayValue = value;
+  }
+
+  /** Largest message accepted, in bytes; a larger one closes the connection with 1009. Default: none. */
+  get maxMessageSize(): number {
+    return this.maxMessageSizeValue;
+  }
+  set maxMessageSize(value: number) {
+    this.assertConfigurable('maxMessageSize');
+    this.maxMessageSizeValue = value === Infinity ? Infinity : positiveInteger('maxMessageSize', value);
+  }
+}
+
+function nonNegativeInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw invalidArgument(`${name} must be a whole number ≥ 0`);
+  return value;
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value <= 0) throw invalidArgument(`${name} must be a whole number > 0`);
+  return value;
+}

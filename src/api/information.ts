@@ -1,0 +1,51 @@
+// StreamWebSocketInformation / MessageWebSocketInformation: what is known about a socket, at any time.
+
+import type { BandwidthMeter, BandwidthStatistics } from '../connection/bandwidth-meter.js';
+
+export type { BandwidthStatistics };
+
+const NO_STATISTICS: BandwidthStatistics = {
+  outboundBitsPerSecond: 0,
+  inboundBitsPerSecond: 0,
+  outboundBitsPerSecondInstability: 0,
+  inboundBitsPerSecondInstability: 0,
+  outboundBandwidthPeaked: false,
+  inboundBandwidthPeaked: false,
+};
+
+export class WebSocketInformation {
+  private local: string | null = null;
+  private chosenProtocol: string | null = null;
+  private meter: BandwidthMeter | undefined;
+
+  /** The local IP address of the connection; null before connect. */
+  get localAddress(): string | null {
+    return this.local;
+  }
+
+  /** The subprotocol the server chose; null before connect, '' when it chose none. */
+  get protocol(): string | null {
+    return this.chosenProtocol;
+  }
+
+  /** Throughput measured from the bytes this socket moved over the last second. */
+  get bandwidthStatistics(): BandwidthStatistics {
+    return this.meter?.statistics() ?? { ...NO_STATISTICS };
+  }
+
+  /** Payload and frame bytes received and sent so far (a Node addition). */
+  get bytesReceived(): number {
+    return this.meter?.bytesReceived ?? 0;
+  }
+
+  get bytesSent(): number {
+    return this.meter?.bytesSent ?? 0;
+  }
+
+  /** Filled in by the socket once the handshake is done. */
+  connected(localAddress: string | undefined, protocol: string | null, meter: BandwidthMeter): void {
+    this.local = localAddress ?? null;
+    this.chosenProtocol = protocol ?? '';
+    this.meter = meter;
+  }
+}

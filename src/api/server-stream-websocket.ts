@@ -1,0 +1,13 @@
+// ServerStreamWebSocket: the byte-stream socket a WebSocketListener hands out for each connection.
+
+import type { ConnectionOptions } from '../connection/connection.js';
+import { StreamSocket } from './stream-socket.js';
+import type { OpenedSocket } from './websocket-base.js';
+
+export class ServerStreamWebSocket extends StreamSocket {
+  /** @internal Created by WebSocketListener for an upgraded connection. */
+  constructor(opened: OpenedSocket, options: ConnectionOptions) {
+    super();
+    this.open(opened, options);
+  }
+}

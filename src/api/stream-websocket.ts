@@ -1,0 +1,37 @@
+// StreamWebSocket (WinRT Windows.Networking.Sockets.StreamWebSocket): the client byte-stream socket.
+
+import { ClientConnector, type ConnectAsyncOptions } from './client-connector.js';
+import { StreamWebSocketControl } from './control.js';
+import { StreamSocket } from './stream-socket.js';
+
+export class StreamWebSocket extends StreamSocket {
+  /** Settings, fixed once connectAsync is called. */
+  readonly control = new StreamWebSocketControl();
+
+  private readonly connector = new ClientConnector();
+
+  /** Adds a header to the opening handshake; before connectAsync only. */
+  setRequestHeader(headerName: string, headerValue: string): void {
+    this.connector.setRequestHeader(headerName, headerValue);
+  }
+
+  /**
+   * Connects to a ws: or wss: URI and performs the opening handshake. Rejects with a WebSocketError:
+   * E_INVALIDARG for a bad URI (before any I/O), HostNameNotResolved, CannotConnect, Timeout, the HTTP
+   * status of a refused upgrade, OperationCanceled when aborted or closed meanwhile.
+   */
+  async connectAsync(uri: string | URL, options: ConnectAsyncOptions = {}): Promise<void> {
+    const opened = await this.connector.connect(uri, this.control, { noDelay: this.control.noDelay }, options);
+    this.open(opened, {
+      role: 'client',
+      maxMessageSize: this.control.maxMessageSize,
+      closeTimeout: this.control.closeTimeout,
+      unsolicitedPongInterval: this.control.actualUnsolicitedPongInterval,
+    });
+  }
+
+  protected override onCloseRequested(): void {
+    this.connector.cancel();
+    super.onCloseRequested();
+  }
+}

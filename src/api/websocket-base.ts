@@ -1,0 +1,107 @@
+// What every socket of the family shares, client or server, stream or message: information, close(),
+// the 'closed' event, async disposal, and the binding of an open connection to an inbound sink.
+
+import type { Buffer } from 'node:buffer';
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+
+import type { InboundSink } from '../connection/inbound-sink.js';
+import { WebSocketConnection, type CloseInfo, type ConnectionOptions } from '../connection/connection.js';
+import { invalidArgument } from '../errors.js';
+import { closeArgumentProblem } from '../protocol/close.js';
+import { WebSocketInformation } from './information.js';
+
+/** WebSocketClosedEventArgs: the close code and reason (1006 and '' when no close frame came). */
+export type WebSocketClosedEventArgs = CloseInfo;
+
+
+/** An open connection as the sockets bind it. */
+export interface OpenedSocket {
+  socket: Duplex & { localAddress?: string | undefined };
+  head: Buffer;
+  protocol: string | null;
+}
+
+/** The events every socket has (interface merging types them on the class). */
+export interface WebSocketBase {
+  on(event: 'closed', listener: (args: WebSocketClosedEventArgs) => void): this;
+  once(event: 'closed', listener: (args: WebSocketClosedEventArgs) => void): this;
+  off(event: 'closed', listener: (args: WebSocketClosedEventArgs) => void): this;
+  emit(event: 'closed', args: WebSocketClosedEventArgs): boolean;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- typed events, as @types/node does
+export abstract class WebSocketBase extends EventEmitter {
+  readonly information = new WebSocketInformation();
+
+  protected connection: WebSocketConnection | undefined;
+  private closedInfo: CloseInfo | undefined;
+  private closeRequested: CloseInfo | undefined;
+
+  /** Closes the socket (idempotent): code 1000 or 3000–4999, reason at most 123 UTF-8 bytes. Without
+   * arguments an empty close frame is sent. 'closed' fires when the closing handshake ends. */
+  close(code?: number, reason = ''): void {
+    if (code !== undefined) {
+      const problem = closeArgumentProblem(code, reason);
+      if (problem !== undefined) throw invalidArgument(problem);
+    } else if (reason !== '') {
+      throw invalidArgument('a close reason needs a close code');
+    }
+    this.closeRequested ??= { code: code ?? 1005, reason };
+    this.connection?.close(code, reason);
+    this.onCloseRequested();
+  }
+
+  /** @internal The library's own close codes (1001 at shutdown), which applications may not send. */
+  goAway(code: number, reason: string): void {
+    this.closeRequested ??= { code, reason };
+    this.connection?.close(code, reason);
+  }
+
+  /** Closes and waits for the closing handshake to end. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.closedInfo !== undefined) return;
+    const closed = this.connection === undefined ? undefined : this.whenClosed();
+    this.close();
+    await closed;
+  }
+
+  /** Resolves with the close code and reason once the connection is over. */
+  whenClosed(): Promise<WebSocketClosedEventArgs> {
+    if (this.closedInfo !== undefined) return Promise.resolve(this.closedInfo);
+    return new Promise((resolve) => {
+      this.once('closed', resolve);
+    });
+  }
+
+  protected get isCloseRequested(): boolean {
+    return this.closeRequested !== undefined;
+  }
+
+  /** Binds an upgraded socket to this WebSocket; data flows to the sink from now on. */
+  protected bindConnection(opened: OpenedSocket, sink: InboundSink, options: ConnectionOptions): WebSocketConnection {
+    const connection = new WebSocketConnection(
+      opened.socket,
+      opened.head,
+      sink,
+      {
+        closed: (info) => {
+          this.closedInfo = info;
+          this.emit('closed', info);
+        },
+      },
+      options,
+    );
+    this.connection = connection;
+    this.information.connected(opened.socket.localAddress, opened.protocol, connection.meter);
+    if (this.closeRequested !== undefined) {
+      connection.close(this.closeRequested.code === 1005 ? undefined : this.closeRequested.code, this.closeRequested.reason);
+    }
+    return connection;
+  }
+
+  /** Hook for sockets that must also cancel work of their own (a pending connect). */
+  protected onCloseRequested(): void {
+    // Nothing by default.
+  }
+}

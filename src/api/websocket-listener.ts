@@ -1,0 +1,161 @@
+// WebSocketListener: accepts WebSocket connections on a port of its own (bindServiceNameAsync), on a
+// path of an application's HTTP server (attach), or from a framework (handleUpgrade), and hands each
+// one out as a ServerStreamWebSocket in the 'connectionReceived' event.
+
+import type { Buffer } from 'node:buffer';
+import { EventEmitter, once } from 'node:events';
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+import { illegalMethodCall, invalidArgument, toWebSocketError } from '../errors.js';
+import { CloseCode } from '../protocol/close.js';
+import { subprotocolsProblem } from '../protocol/handshake.js';
+import { acceptUpgrade, rejectUpgrade } from '../server/accept-upgrade.js';
+import { createUpgradeServer, routeUpgrades, type AnyHttpServer } from '../server/http-binding.js';
+import { DEFAULT_CLOSE_TIMEOUT } from './control.js';
+import { ServerStreamWebSocket } from './server-stream-websocket.js';
+
+export interface WebSocketListenerOptions {
+  /** 'stream': each connection is a ServerStreamWebSocket. */
+  mode?: 'stream';
+  /** Subprotocols this server speaks; the first one the client offers (in its order) is chosen. */
+  supportedProtocols?: string[];
+  /** Milliseconds a client has to send its handshake request (bindServiceNameAsync). Default 10 000. */
+  handshakeTimeout?: number;
+  /** Largest handshake request head, in bytes (bindServiceNameAsync). Default 16 384. */
+  maxHeaderSize?: number;
+  /** Largest message a connection accepts, in bytes; 1009 beyond it. Default: unlimited. */
+  maxMessageSize?: number;
+  /** Milliseconds to wait for a peer's close frame before dropping the connection. Default 10 000. */
+  closeTimeout?: number;
+}
+
+export interface ConnectionReceivedEventArgs {
+  socket: ServerStreamWebSocket;
+  /** The HTTP upgrade request: path, headers, the client's address. */
+  request: http.IncomingMessage;
+}
+
+export interface WebSocketListenerInformation {
+  /** The port bound by bindServiceNameAsync; null before. */
+  readonly localPort: number | null;
+}
+
+export interface WebSocketListener {
+  on(event: 'connectionReceived', listener: (args: ConnectionReceivedEventArgs) => void): this;
+  once(event: 'connectionReceived', listener: (args: ConnectionReceivedEventArgs) => void): this;
+  off(event: 'connectionReceived', listener: (args: ConnectionReceivedEventArgs) => void): this;
+  emit(event: 'connectionReceived', args: ConnectionReceivedEventArgs): boolean;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- typed events, as @types/node does
+export class WebSocketListener extends EventEmitter {
+  private readonly supportedProtocols: readonly string[];
+  private readonly options: Required<Omit<WebSocketListenerOptions, 'supportedProtocols' | 'mode'>>;
+  private server: http.Server | undefined;
+  private localPort: number | null = null;
+  private readonly detachers: (() => void)[] = [];
+  private readonly open = new Set<ServerStreamWebSocket>();
+  private closing = false;
+
+  constructor(options: WebSocketListenerOptions = {}) {
+    super();
+    if (options.mode !== undefined && options.mode !== 'stream') {
+      throw invalidArgument(`unknown listener mode '${String(options.mode)}'`);
+    }
+    this.supportedProtocols = [...(options.supportedProtocols ?? [])];
+    const problem = subprotocolsProblem(this.supportedProtocols);
+    if (problem !== undefined) throw invalidArgument(problem);
+    this.options = {
+      handshakeTimeout: options.handshakeTimeout ?? 10_000,
+      maxHeaderSize: options.maxHeaderSize ?? 16_384,
+      maxMessageSize: options.maxMessageSize ?? Infinity,
+      closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
+    };
+  }
+
+  /** The bound port (WinRT StreamSocketListener.Information). */
+  get information(): WebSocketListenerInformation {
+    return { localPort: this.localPort };
+  }
+
+  /** Starts listening on a port (0: any free port; see information.localPort) and host. */
+  async bindServiceNameAsync(port: number | string = 0, host?: string): Promise<void> {
+    if (this.server !== undefined) throw illegalMethodCall('the listener is already bound');
+    if (this.closing) throw illegalMethodCall('the listener was closed');
+    const server = createUpgradeServer(this.options, (request, socket, head) => {
+      this.handleUpgrade(request, socket, head);
+    });
+    this.server = server;
+    server.listen(Number(port), host);
+    try {
+      await once(server, 'listening');
+    } catch (error) {
+      this.server = undefined;
+      throw toWebSocketError(error);
+    }
+    this.localPort = (server.address() as AddressInfo).port;
+  }
+
+  /** Serves WebSocket upgrades for `path` on an application's HTTP or HTTPS server. */
+  attach(server: AnyHttpServer, path = '/'): void {
+    if (this.closing) throw illegalMethodCall('the listener was closed');
+    this.detachers.push(
+      routeUpgrades(server, path, (request, socket, head) => {
+        this.handleUpgrade(request, socket, head);
+      }),
+    );
+  }
+
+  /** Completes an upgrade that an HTTP framework received ('upgrade' event arguments). */
+  handleUpgrade(request: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', ignore);
+    if (this.closing) {
+      rejectUpgrade(socket, 503, 'the server is shutting down');
+      return;
+    }
+    if (this.listenerCount('connectionReceived') === 0) {
+      rejectUpgrade(socket, 503, 'no application is accepting WebSocket connections');
+      return;
+    }
+    const accepted = acceptUpgrade(request, socket, head, this.supportedProtocols);
+    if (accepted === undefined) return;
+    const webSocket = new ServerStreamWebSocket(
+      { socket: accepted.socket, head: accepted.head, protocol: accepted.protocol },
+      { role: 'server', maxMessageSize: this.options.maxMessageSize, closeTimeout: this.options.closeTimeout },
+    );
+    this.open.add(webSocket);
+    webSocket.once('closed', () => {
+      this.open.delete(webSocket);
+    });
+    this.emit('connectionReceived', { socket: webSocket, request });
+  }
+
+  /**
+   * Stops accepting, closes every open connection with 1001 (going away) and waits for their closing
+   * handshakes (each bounded by the close timeout).
+   */
+  async closeAsync(): Promise<void> {
+    this.closing = true;
+    for (const detach of this.detachers.splice(0)) detach();
+    const server = this.server;
+    const stopped =
+      server === undefined
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            server.close(() => {
+              resolve();
+            });
+          });
+    const closing = [...this.open].map((socket) => socket.whenClosed());
+    for (const socket of this.open) socket.goAway(CloseCode.GoingAway, 'server shutting down');
+    await Promise.all(closing);
+    server?.closeAllConnections();
+    await stopped;
+  }
+}
+
+function ignore(): void {
+  // Socket errors during and after the handshake are reported through the WebSocket, not thrown.
+}

@@ -1,0 +1,60 @@
+// The client's opening handshake over an open socket: the GET with Upgrade, and the answer checked.
+
+import type { Buffer } from 'node:buffer';
+import http from 'node:http';
+import type net from 'node:net';
+
+import { HandshakeError, validateServerResponse, type ParsedHeaders } from '../protocol/handshake.js';
+
+export interface UpgradeRequestOptions {
+  url: URL;
+  /** The request headers, from buildClientRequestHeaders. */
+  headers: Record<string, string>;
+  key: string;
+  protocols: readonly string[];
+}
+
+export interface UpgradeResult {
+  socket: net.Socket;
+  /** Bytes that arrived after the 101 response: the first frames. */
+  head: Buffer;
+  protocol: string | null;
+  headers: ParsedHeaders;
+}
+
+/** Sends the upgrade request on `socket` and resolves once a valid 101 came back. */
+export function requestUpgrade(
+  socket: net.Socket,
+  options: UpgradeRequestOptions,
+  signal: AbortSignal,
+): Promise<UpgradeResult> {
+  return new Promise((resolve, reject) => {
+    const request = http.request({
+      createConnection: () => socket,
+      method: 'GET',
+      path: `${options.url.pathname}${options.url.search}`,
+      headers: options.headers,
+      signal,
+    });
+    request.once('upgrade', (response: http.IncomingMessage, upgraded: net.Socket, head: Buffer) => {
+      try {
+        const { protocol } = validateServerResponse(response.statusCode ?? 0, response.headers, options);
+        resolve({ socket: upgraded, head, protocol, headers: response.headers });
+      } catch (error) {
+        upgraded.destroy();
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+    request.once('response', (response: http.IncomingMessage) => {
+      const status = response.statusCode ?? 0;
+      response.resume();
+      socket.destroy();
+      reject(new HandshakeError(`the server answered ${status} ${response.statusMessage ?? ''}`.trimEnd(), status));
+    });
+    request.once('error', (error: Error) => {
+      socket.destroy();
+      reject(error);
+    });
+    request.end();
+  });
+}

@@ -1,0 +1,101 @@
+// Measured throughput of one connection, for information.bandwidthStatistics (WinRT BandwidthStatistics).
+
+/** WinRT's BandwidthStatistics: rates in bits per second over the last second, and their spread. */
+export interface BandwidthStatistics {
+  outboundBitsPerSecond: number;
+  inboundBitsPerSecond: number;
+  outboundBitsPerSecondInstability: number;
+  inboundBitsPerSecondInstability: number;
+  /** True when sending was limited by the network recently (the socket asked us to wait). */
+  outboundBandwidthPeaked: boolean;
+  /** True when data arrived faster than one read could take recently (full reads). */
+  inboundBandwidthPeaked: boolean;
+}
+
+const SLOT_MS = 100;
+const SLOTS = 10;
+const FULL_READ_BYTES = 65536;
+
+/** Bytes per 100 ms slot over the last second, in one direction. */
+class DirectionMeter {
+  private readonly slots = new Float64Array(SLOTS);
+  private slotStart = 0;
+  private lastPeak = -Infinity;
+  total = 0;
+
+  add(bytes: number, now: number): void {
+    this.advance(now);
+    this.slots[Math.floor(now / SLOT_MS) % SLOTS]! += bytes;
+    this.total += bytes;
+  }
+
+  markPeak(now: number): void {
+    this.lastPeak = now;
+  }
+
+  /** Bits per second over the last second, and the standard deviation of the per-slot rates. */
+  rate(now: number): { bitsPerSecond: number; instability: number; peaked: boolean } {
+    this.advance(now);
+    let sum = 0;
+    for (const bytes of this.slots) sum += bytes;
+    const mean = sum / SLOTS;
+    let variance = 0;
+    for (const bytes of this.slots) variance += (bytes - mean) ** 2;
+    const slotsPerSecond = 1000 / SLOT_MS;
+    return {
+      bitsPerSecond: Math.round(sum * 8),
+      instability: Math.round(Math.sqrt(variance / SLOTS) * 8 * slotsPerSecond),
+      peaked: now - this.lastPeak < 1000,
+    };
+  }
+
+  /** Clears the slots that have gone stale since the last update. */
+  private advance(now: number): void {
+    const current = Math.floor(now / SLOT_MS);
+    const stale = Math.min(SLOTS, current - this.slotStart);
+    for (let step = 1; step <= stale; step++) this.slots[(this.slotStart + step) % SLOTS] = 0;
+    this.slotStart = current;
+  }
+}
+
+export class BandwidthMeter {
+  private readonly inbound = new DirectionMeter();
+  private readonly outbound = new DirectionMeter();
+
+  get bytesReceived(): number {
+    return this.inbound.total;
+  }
+
+  get bytesSent(): number {
+    return this.outbound.total;
+  }
+
+  received(bytes: number): void {
+    const now = performance.now();
+    this.inbound.add(bytes, now);
+    if (bytes >= FULL_READ_BYTES) this.inbound.markPeak(now);
+  }
+
+  sent(bytes: number): void {
+    this.outbound.add(bytes, performance.now());
+  }
+
+  /** The socket's buffer filled: the network, not the application, is the limit. */
+  sendLimited(): void {
+    this.outbound.markPeak(performance.now());
+  }
+
+  statistics(): BandwidthStatistics {
+    const now = performance.now();
+    const inbound = this.inbound.rate(now);
+    const outbound = this.outbound.rate(now);
+    return {
+      outboundBitsPerSecond: outbound.bitsPerSecond,
+      inboundBitsPerSecond: inbound.bitsPerSecond,
+      outboundBitsPerSecondInstability: outbound.instability,
+      inboundBitsPerSecondInstability: inbound.instability,
+      outboundBandwidthPeaked: outbound.peaked,
+      inboundBandwidthPeaked: inbound.peaked,
+    };
+  }
+}

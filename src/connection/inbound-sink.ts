@@ -1,0 +1,29 @@
+// The receiving end of a connection: what the API layer plugs in to take messages as they arrive.
+
+import type { Buffer } from 'node:buffer';
+
+import type { WebSocketError } from '../errors.js';
+import type { DataOpcode } from '../protocol/opcodes.js';
+
+/** Lets a sink ask for more input after it said it had enough. */
+export interface ReadResumer {
+  resumeReading(): void;
+}
+
+/**
+ * Takes received data messages in order. The connection stops reading the socket when messageData
+ * returns false, until the sink calls resumeReading(): that is the backpressure from the application
+ * down to TCP.
+ */
+export interface InboundSink {
+  attach(resumer: ReadResumer): void;
+  messageStart(type: DataOpcode): void;
+  /** A section of the current message (a view of received bytes). False: stop reading for now. */
+  messageData(section: Buffer): boolean;
+  messageEnd(): void;
+  /**
+   * No more messages. `error` is undefined after the peer's close frame (a clean end), else it is why
+   * reading failed: a protocol violation, a lost connection, or cancellation by a local close.
+   */
+  finish(error: WebSocketError | undefined): void;
+}

@@ -1,0 +1,45 @@
+// The server's half of the opening handshake on a raw upgraded socket: check the request, answer 101
+// with the chosen subprotocol, or answer an HTTP error and close — never leave a client hanging.
+
+import type { Buffer } from 'node:buffer';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+import {
+  buildErrorResponse,
+  buildServerResponse,
+  selectSubprotocol,
+  validateClientRequest,
+} from '../protocol/handshake.js';
+
+export interface AcceptedUpgrade {
+  socket: Duplex;
+  head: Buffer;
+  protocol: string | null;
+}
+
+/** Answers an HTTP error on a raw socket and closes it once the answer is written. */
+export function rejectUpgrade(socket: Duplex, status: number, reason: string, headers: Record<string, string> = {}): void {
+  if (socket.writable) socket.end(buildErrorResponse(status, reason, headers));
+  else socket.destroy();
+}
+
+/**
+ * Validates the upgrade request and answers it. Returns the open socket, or undefined after answering
+ * 400, 405 or 426.
+ */
+export function acceptUpgrade(
+  request: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  supportedProtocols: readonly string[],
+): AcceptedUpgrade | undefined {
+  const check = validateClientRequest(request);
+  if (!check.ok) {
+    rejectUpgrade(socket, check.status, check.reason, check.status === 405 ? { Allow: 'GET' } : {});
+    return undefined;
+  }
+  const protocol = selectSubprotocol(check.protocols, supportedProtocols);
+  socket.write(buildServerResponse(check.key, protocol));
+  return { socket, head, protocol };
+}

@@ -1,0 +1,67 @@
+// The HTTP server a listener owns (bindServiceNameAsync) or shares (attach): its limits against slow
+// and oversized handshakes, and the routing of upgrade requests by path.
+
+import type { Buffer } from 'node:buffer';
+import http from 'node:http';
+import type https from 'node:https';
+import type { Duplex } from 'node:stream';
+
+import { rejectUpgrade } from './accept-upgrade.js';
+
+export type UpgradeHandler = (request: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+export type AnyHttpServer = http.Server | https.Server;
+
+export interface HttpLimits {
+  /** Milliseconds a client has to send its whole handshake request. */
+  handshakeTimeout: number;
+  /** Largest request head, in bytes (431 beyond it). */
+  maxHeaderSize: number;
+}
+
+/** An HTTP server whose only job is WebSocket upgrades: plain requests get 426 Upgrade Required. */
+export function createUpgradeServer(limits: HttpLimits, onUpgrade: UpgradeHandler): http.Server {
+  const server = http.createServer({
+    maxHeaderSize: limits.maxHeaderSize,
+    headersTimeout: limits.handshakeTimeout,
+    requestTimeout: limits.handshakeTimeout,
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.handshakeTimeout / 4))),
+  });
+  server.on('request', (request: http.IncomingMessage, response: http.ServerResponse) => {
+    request.resume();
+    response.writeHead(426, { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', Connection: 'close' });
+    response.end('This is a WebSocket endpoint: send a WebSocket upgrade request.\n');
+  });
+  server.on('upgrade', onUpgrade);
+  server.on('clientError', (_error: Error, socket: Duplex) => {
+    rejectUpgrade(socket, 400, 'malformed HTTP request');
+  });
+  return server;
+}
+
+const routers = new WeakMap<AnyHttpServer, Map<string, UpgradeHandler>>();
+
+/**
+ * Routes upgrade requests for `path` on a server the application owns. Requests for a path nobody
+ * attached get 404, unless the application listens for upgrades itself.
+ */
+export function routeUpgrades(server: AnyHttpServer, path: string, handler: UpgradeHandler): () => void {
+  let routes = routers.get(server);
+  if (routes === undefined) {
+    const table = new Map<string, UpgradeHandler>();
+    routes = table;
+    routers.set(server, table);
+    const dispatch: UpgradeHandler = (request, socket, head) => {
+      const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
+      const route = table.get(pathname);
+      if (route !== undefined) route(request, socket, head);
+      else if (server.listenerCount('upgrade') === 1) rejectUpgrade(socket, 404, `no WebSocket endpoint at ${pathname}`);
+    };
+    server.on('upgrade', dispatch);
+  }
+  if (routes.has(path)) throw new Error(`a listener is already attached at ${path}`);
+  routes.set(path, handler);
+  const table = routes;
+  return () => {
+    table.delete(path);
+  };
+}
