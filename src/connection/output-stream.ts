@@ -52,6 +52,7 @@ export class OutputStream extends Writable {
 
   /** Sends data as one message (WinRT IOutputStream.WriteAsync); resolves to the number of bytes written. */
   writeAsync(data: Uint8Array): Promise<number> {
+    if (this.destroyed) return Promise.reject(closedError('the WebSocket is closed'));
     return new Promise((resolve, reject) => {
       const bytes = data.length;
       this.write(data, (error) => {
