@@ -28,7 +28,9 @@ export function generateKey(): string {
 }
 
 export function computeAccept(key: string): string {
-  return createHash('sha1').update(key + ACCEPT_GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + ACCEPT_GUID)
+    .digest('base64');
 }
 
 /** RFC 7230 token characters, the syntax of subprotocol names and header names. */
@@ -112,13 +114,16 @@ export function validateServerResponse(
   request: { key: string; protocols: readonly string[] },
 ): ServerHandshakeResult {
   if (statusCode !== 101) {
-    throw new HandshakeError(
-      `the server answered ${statusCode} ${STATUS_CODES[statusCode] ?? ''} instead of 101`.trimEnd(),
-      statusCode,
-    );
+    const statusText = STATUS_CODES[statusCode];
+    const status = statusText === undefined ? String(statusCode) : `${statusCode} ${statusText}`;
+    throw new HandshakeError(`the server answered ${status} instead of 101`, statusCode);
   }
-  if (!hasToken(headers.upgrade, 'websocket')) throw new HandshakeError("the 101 lacks 'Upgrade: websocket'");
-  if (!hasToken(headers.connection, 'upgrade')) throw new HandshakeError("the 101 lacks 'Connection: Upgrade'");
+  if (!hasToken(headers.upgrade, 'websocket')) {
+    throw new HandshakeError("the 101 lacks 'Upgrade: websocket'");
+  }
+  if (!hasToken(headers.connection, 'upgrade')) {
+    throw new HandshakeError("the 101 lacks 'Connection: Upgrade'");
+  }
   const accept = single(headers['sec-websocket-accept']);
   if (accept !== computeAccept(request.key)) {
     throw new HandshakeError('the Sec-WebSocket-Accept of the 101 does not match our key');
@@ -142,12 +147,15 @@ export interface UpgradeRequest {
 }
 
 export type ClientRequestCheck =
-  | { ok: true; key: string; protocols: string[] }
-  | { ok: false; status: 400 | 405 | 426; reason: string };
+  { ok: true; key: string; protocols: string[] } | { ok: false; status: 400 | 405 | 426; reason: string };
 
 /** Checks a client's opening handshake (§4.2.1). A failure names the HTTP status to answer with. */
 export function validateClientRequest(request: UpgradeRequest): ClientRequestCheck {
-  const fail = (status: 400 | 405 | 426, reason: string): ClientRequestCheck => ({ ok: false, status, reason });
+  const fail = (status: 400 | 405 | 426, reason: string): ClientRequestCheck => ({
+    ok: false,
+    status,
+    reason,
+  });
   if (request.method !== 'GET') return fail(405, 'the opening handshake must be a GET request');
   const [major = 0, minor = 0] = request.httpVersion.split('.').map(Number);
   if (major < 1 || (major === 1 && minor < 1)) return fail(400, 'the opening handshake needs HTTP/1.1');
@@ -181,7 +189,11 @@ export function buildServerResponse(key: string, protocol: string | null): strin
 }
 
 /** A complete HTTP error answer that closes the connection; 426 names the version we speak. */
-export function buildErrorResponse(status: number, reason: string, extraHeaders: Record<string, string> = {}): string {
+export function buildErrorResponse(
+  status: number,
+  reason: string,
+  extraHeaders: Record<string, string> = {},
+): string {
   const body = `${reason}\n`;
   const headers: Record<string, string> = {
     Connection: 'close',

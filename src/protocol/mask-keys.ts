@@ -6,13 +6,13 @@ const POOL_SIZE = 8192;
 const pool = new Uint8Array(POOL_SIZE);
 let poolIndex = POOL_SIZE;
 
-/** Returns a new 4-byte key (a view of the pool: use it before the next 2048 keys are drawn). */
+/** Returns a new 4-byte key of its own: a copy from the pool, so that refilling the pool never changes it. */
 export function nextMaskKey(): Uint8Array {
   if (poolIndex === POOL_SIZE) {
     randomFillSync(pool);
     poolIndex = 0;
   }
-  const key = pool.subarray(poolIndex, poolIndex + 4);
+  const key = pool.slice(poolIndex, poolIndex + 4);
   poolIndex += 4;
   return key;
 }
