@@ -80,13 +80,22 @@ async function runServer(): Promise<void> {
   await listener.bindServiceNameAsync(0, '127.0.0.1');
   const url = `ws://127.0.0.1:${String(listener.information.localPort)}/upload`;
   console.log(`Streaming ${mib(totalBytes)} MiB in ${writeSize / 1024} KiB messages: client → ${url}`);
-  const child = fork(fileURLToPath(import.meta.url), ['--client', url, '--size', values.size, '--write-size', values['write-size']]);
+  const child = fork(fileURLToPath(import.meta.url), [
+    '--client',
+    url,
+    '--size',
+    values.size,
+    '--write-size',
+    values['write-size'],
+  ]);
   const [report] = (await once(child, 'message')) as [ClientReport];
   const server = await received;
   await listener.closeAsync();
   const rate = (server.bytes / 1e6 / server.seconds).toFixed(0);
   console.log(`received ${mib(server.bytes)} MiB in ${server.seconds.toFixed(2)} s: ${rate} MB/s`);
-  console.log(`peak RSS: server ${mib(process.resourceUsage().maxRSS * 1024)} MiB, client ${report.peakRssMiB.toFixed(0)} MiB`);
+  console.log(
+    `peak RSS: server ${mib(process.resourceUsage().maxRSS * 1024)} MiB, client ${report.peakRssMiB.toFixed(0)} MiB`,
+  );
   const match = server.sha256 === report.sha256 && server.bytes === totalBytes;
   console.log(`sha256 ${server.sha256} ${match ? 'matches' : `DIFFERS from the client's ${report.sha256}`}`);
   if (!match) process.exitCode = 1;

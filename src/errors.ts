@@ -151,7 +151,9 @@ export class WebSocketError extends Error {
 function statusOfHresult(hresult: number): WebErrorStatus {
   if ((hresult & 0xffff0000) >>> 0 === HTTP_STATUS_FACILITY) {
     const httpStatus = hresult & 0xffff;
-    return HTTP_STATUSES.has(httpStatus) ? (httpStatus as WebErrorStatus) : WebErrorStatus.UnexpectedStatusCode;
+    return HTTP_STATUSES.has(httpStatus)
+      ? (httpStatus as WebErrorStatus)
+      : WebErrorStatus.UnexpectedStatusCode;
   }
   return STATUS_BY_HRESULT.get(hresult) ?? WebErrorStatus.Unknown;
 }
@@ -185,11 +187,15 @@ const STATUS_BY_NODE_CODE: Readonly<Record<string, WebErrorStatus>> = {
 export function toWebSocketError(cause: unknown): WebSocketError {
   if (cause instanceof WebSocketError) return cause;
   if (cause instanceof ProtocolError) {
-    return new WebSocketError(WebErrorStatus.ConnectionAborted, `protocol error (${cause.closeCode}): ${cause.message}`, {
-      hresult: HResult.WININET_E_CONNECTION_ABORTED,
-      cause,
-      closeCode: cause.closeCode,
-    });
+    return new WebSocketError(
+      WebErrorStatus.ConnectionAborted,
+      `protocol error (${cause.closeCode}): ${cause.message}`,
+      {
+        hresult: HResult.WININET_E_CONNECTION_ABORTED,
+        cause,
+        closeCode: cause.closeCode,
+      },
+    );
   }
   if (cause instanceof HandshakeError) {
     const status =
@@ -234,7 +240,11 @@ export function closedError(message: string): WebSocketError {
 /** The connection ended without a closing handshake while a message was still arriving. */
 export function connectionLost(message: string, cause?: unknown): WebSocketError {
   const reset = (cause as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET';
-  return new WebSocketError(reset ? WebErrorStatus.ConnectionReset : WebErrorStatus.ConnectionAborted, message, {
-    cause,
-  });
+  return new WebSocketError(
+    reset ? WebErrorStatus.ConnectionReset : WebErrorStatus.ConnectionAborted,
+    message,
+    {
+      cause,
+    },
+  );
 }

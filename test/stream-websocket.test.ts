@@ -62,7 +62,10 @@ async function readAll(socket: { inputStream: AsyncIterable<Buffer> }): Promise<
   return sections;
 }
 
-async function expectWebSocketError(promise: Promise<unknown>, status: WebErrorStatus): Promise<WebSocketError> {
+async function expectWebSocketError(
+  promise: Promise<unknown>,
+  status: WebErrorStatus,
+): Promise<WebSocketError> {
   try {
     await promise;
   } catch (error) {
@@ -89,7 +92,9 @@ async function rawWebSocketServer(
         upgraded = true;
         chunks.length = 0;
         const key = /sec-websocket-key: (.+)\r\n/i.exec(text)?.[1] ?? '';
-        const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+        const accept = createHash('sha1')
+          .update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+          .digest('base64');
         socket.write(
           `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
         );
@@ -231,7 +236,8 @@ test('backpressure: a reader that does not read holds the writer, and nothing is
 test('a reader that does not read keeps the buffered input near the high-water mark', async () => {
   const { client, server } = await connectedPair();
   const writes = (async () => {
-    for (let index = 0; index < 64; index++) await server.outputStream.writeAsync(Buffer.alloc(1024 * 1024, index));
+    for (let index = 0; index < 64; index++)
+      await server.outputStream.writeAsync(Buffer.alloc(1024 * 1024, index));
   })();
   await delay(300);
   assert.ok(
@@ -258,20 +264,29 @@ test('close() cancels a pending readAsync and a pending writeAsync with Operatio
   const readError = await expectWebSocketError(read, WebErrorStatus.OperationCanceled);
   assert.equal(WebSocketError.getStatus(readError), WebErrorStatus.OperationCanceled);
   await expectWebSocketError(pending, WebErrorStatus.OperationCanceled);
-  const late = await expectWebSocketError(client.outputStream.writeAsync(Buffer.from('late')), WebErrorStatus.Disconnected);
+  const late = await expectWebSocketError(
+    client.outputStream.writeAsync(Buffer.from('late')),
+    WebErrorStatus.Disconnected,
+  );
   assert.equal(late.hresult, HResult.RO_E_CLOSED);
 });
 
 test('close arguments: 1000 and 3000–4999 only, reasons up to 123 UTF-8 bytes, idempotent', async () => {
   const { client, server } = await connectedPair();
   for (const code of [999, 1001, 1005, 1006, 2999, 5000, 1000.5]) {
-    assert.throws(() => {
-      client.close(code);
-    }, (error: WebSocketError) => error.hresult === HResult.E_INVALIDARG);
+    assert.throws(
+      () => {
+        client.close(code);
+      },
+      (error: WebSocketError) => error.hresult === HResult.E_INVALIDARG,
+    );
   }
-  assert.throws(() => {
-    client.close(1000, 'é'.repeat(62));
-  }, (error: WebSocketError) => error.hresult === HResult.E_INVALIDARG);
+  assert.throws(
+    () => {
+      client.close(1000, 'é'.repeat(62));
+    },
+    (error: WebSocketError) => error.hresult === HResult.E_INVALIDARG,
+  );
   let closedEvents = 0;
   client.on('closed', () => closedEvents++);
   const serverClosed = server.whenClosed();
@@ -309,7 +324,7 @@ test('a peer that vanishes in the middle of a message fails the read instead of 
   await client.connectAsync(url);
   const sections: Buffer[] = [];
   const error = await (async () => {
-    for await (const section of client.inputStream) sections.push(section);
+    for await (const section of client.inputStream) sections.push(section as Buffer);
   })().then(
     () => assert.fail('the stream ended as if the message were complete'),
     (failure: unknown) => failure,
@@ -381,7 +396,7 @@ test('invalid UTF-8 in a text message closes with 1007', async () => {
   const sections: Buffer[] = [];
   const error = await expectWebSocketError(
     (async () => {
-      for await (const section of client.inputStream) sections.push(section);
+      for await (const section of client.inputStream) sections.push(section as Buffer);
     })(),
     WebErrorStatus.ConnectionAborted,
   );
@@ -432,7 +447,10 @@ test('information: local address, subprotocol, and bandwidth measured from the b
   await server.outputStream.writeAsync(payload);
   await reading;
   const inbound = client.information.bandwidthStatistics;
-  assert.ok(inbound.inboundBitsPerSecond >= payload.length * 8, `${inbound.inboundBitsPerSecond} b/s inbound`);
+  assert.ok(
+    inbound.inboundBitsPerSecond >= payload.length * 8,
+    `${inbound.inboundBitsPerSecond} b/s inbound`,
+  );
   assert.ok(server.information.bandwidthStatistics.outboundBitsPerSecond >= payload.length * 8);
   assert.ok(client.information.bytesReceived >= payload.length);
   client.close(1000);

@@ -46,7 +46,10 @@ export class ClientConnector {
     if (problem !== undefined) throw invalidArgument(problem);
     this.phase = 'connecting';
     control.lock();
-    const signal = options.signal === undefined ? this.cancellation.signal : AbortSignal.any([this.cancellation.signal, options.signal]);
+    const signal =
+      options.signal === undefined
+        ? this.cancellation.signal
+        : AbortSignal.any([this.cancellation.signal, options.signal]);
     try {
       const connection = await connectWebSocket({
         url,
@@ -55,7 +58,9 @@ export class ClientConnector {
         headers: this.requestHeaders,
         connectTimeout: control.connectTimeout,
         signal,
-        ...(control.outboundBufferSizeInBytes > 0 ? { writableHighWaterMark: control.outboundBufferSizeInBytes } : {}),
+        ...(control.outboundBufferSizeInBytes > 0
+          ? { writableHighWaterMark: control.outboundBufferSizeInBytes }
+          : {}),
       });
       if (this.cancellation.signal.aborted) {
         connection.socket.destroy();

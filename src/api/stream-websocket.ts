@@ -21,7 +21,12 @@ export class StreamWebSocket extends StreamSocket {
    * status of a refused upgrade, OperationCanceled when aborted or closed meanwhile.
    */
   async connectAsync(uri: string | URL, options: ConnectAsyncOptions = {}): Promise<void> {
-    const opened = await this.connector.connect(uri, this.control, { noDelay: this.control.noDelay }, options);
+    const opened = await this.connector.connect(
+      uri,
+      this.control,
+      { noDelay: this.control.noDelay },
+      options,
+    );
     this.open(opened, {
       role: 'client',
       maxMessageSize: this.control.maxMessageSize,

@@ -1,6 +1,8 @@
 // What every socket of the family shares, client or server, stream or message: information, close(),
 // the 'closed' event, async disposal, and the binding of an open connection to an inbound sink.
 
+/* eslint-disable @typescript-eslint/no-unsafe-declaration-merging -- the interface types the class's events, as @types/node does for its own emitters */
+
 import type { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
@@ -13,7 +15,6 @@ import { WebSocketInformation } from './information.js';
 
 /** WebSocketClosedEventArgs: the close code and reason (1006 and '' when no close frame came). */
 export type WebSocketClosedEventArgs = CloseInfo;
-
 
 /** An open connection as the sockets bind it. */
 export interface OpenedSocket {
@@ -30,7 +31,6 @@ export interface WebSocketBase {
   emit(event: 'closed', args: WebSocketClosedEventArgs): boolean;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- typed events, as @types/node does
 export abstract class WebSocketBase extends EventEmitter {
   readonly information = new WebSocketInformation();
 
@@ -79,7 +79,11 @@ export abstract class WebSocketBase extends EventEmitter {
   }
 
   /** Binds an upgraded socket to this WebSocket; data flows to the sink from now on. */
-  protected bindConnection(opened: OpenedSocket, sink: InboundSink, options: ConnectionOptions): WebSocketConnection {
+  protected bindConnection(
+    opened: OpenedSocket,
+    sink: InboundSink,
+    options: ConnectionOptions,
+  ): WebSocketConnection {
     const connection = new WebSocketConnection(
       opened.socket,
       opened.head,
@@ -95,7 +99,10 @@ export abstract class WebSocketBase extends EventEmitter {
     this.connection = connection;
     this.information.connected(opened.socket.localAddress, opened.protocol, connection.meter);
     if (this.closeRequested !== undefined) {
-      connection.close(this.closeRequested.code === 1005 ? undefined : this.closeRequested.code, this.closeRequested.reason);
+      connection.close(
+        this.closeRequested.code === 1005 ? undefined : this.closeRequested.code,
+        this.closeRequested.reason,
+      );
     }
     return connection;
   }

@@ -2,6 +2,8 @@
 // path of an application's HTTP server (attach), or from a framework (handleUpgrade), and hands each
 // one out as a ServerStreamWebSocket in the 'connectionReceived' event.
 
+/* eslint-disable @typescript-eslint/no-unsafe-declaration-merging -- the interface types the class's events, as @types/node does for its own emitters */
+
 import type { Buffer } from 'node:buffer';
 import { EventEmitter, once } from 'node:events';
 import type http from 'node:http';
@@ -49,7 +51,6 @@ export interface WebSocketListener {
   emit(event: 'connectionReceived', args: ConnectionReceivedEventArgs): boolean;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- typed events, as @types/node does
 export class WebSocketListener extends EventEmitter {
   private readonly supportedProtocols: readonly string[];
   private readonly options: Required<Omit<WebSocketListenerOptions, 'supportedProtocols' | 'mode'>>;
@@ -61,9 +62,8 @@ export class WebSocketListener extends EventEmitter {
 
   constructor(options: WebSocketListenerOptions = {}) {
     super();
-    if (options.mode !== undefined && options.mode !== 'stream') {
-      throw invalidArgument(`unknown listener mode '${String(options.mode)}'`);
-    }
+    const mode: string = options.mode ?? 'stream';
+    if (mode !== 'stream') throw invalidArgument(`unknown listener mode '${mode}'`);
     this.supportedProtocols = [...(options.supportedProtocols ?? [])];
     const problem = subprotocolsProblem(this.supportedProtocols);
     if (problem !== undefined) throw invalidArgument(problem);
@@ -123,7 +123,11 @@ export class WebSocketListener extends EventEmitter {
     if (accepted === undefined) return;
     const webSocket = new ServerStreamWebSocket(
       { socket: accepted.socket, head: accepted.head, protocol: accepted.protocol },
-      { role: 'server', maxMessageSize: this.options.maxMessageSize, closeTimeout: this.options.closeTimeout },
+      {
+        role: 'server',
+        maxMessageSize: this.options.maxMessageSize,
+        closeTimeout: this.options.closeTimeout,
+      },
     );
     this.open.add(webSocket);
     webSocket.once('closed', () => {

@@ -34,7 +34,11 @@ export async function connectWebSocket(options: ClientConnectOptions): Promise<C
       protocols: options.protocols,
       extraHeaders: options.headers,
     });
-    const { head, protocol, socket: upgraded } = await requestUpgrade(
+    const {
+      head,
+      protocol,
+      socket: upgraded,
+    } = await requestUpgrade(
       socket,
       { url: options.url, headers, key, protocols: options.protocols },
       deadline.signal,
@@ -85,8 +89,12 @@ class ConnectDeadline {
 }
 
 function timeoutError(timeout: number, cause?: unknown): WebSocketError {
-  return new WebSocketError(WebErrorStatus.Timeout, `the connection was not established within ${timeout} ms`, {
-    hresult: HResult.WININET_E_TIMEOUT,
-    cause,
-  });
+  return new WebSocketError(
+    WebErrorStatus.Timeout,
+    `the connection was not established within ${timeout} ms`,
+    {
+      hresult: HResult.WININET_E_TIMEOUT,
+      cause,
+    },
+  );
 }

@@ -18,7 +18,9 @@ export function openTransport(options: TransportOptions, signal: AbortSignal): P
   const port = connectPort(options.url);
   const secure = options.url.protocol === 'wss:';
   const highWaterMark =
-    options.writableHighWaterMark === undefined ? {} : { writableHighWaterMark: options.writableHighWaterMark };
+    options.writableHighWaterMark === undefined
+      ? {}
+      : { writableHighWaterMark: options.writableHighWaterMark };
   const socket = secure
     ? tls.connect({
         host,

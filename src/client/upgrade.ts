@@ -49,7 +49,9 @@ export function requestUpgrade(
       const status = response.statusCode ?? 0;
       response.resume();
       socket.destroy();
-      reject(new HandshakeError(`the server answered ${status} ${response.statusMessage ?? ''}`.trimEnd(), status));
+      reject(
+        new HandshakeError(`the server answered ${status} ${response.statusMessage ?? ''}`.trimEnd(), status),
+      );
     });
     request.once('error', (error: Error) => {
       socket.destroy();

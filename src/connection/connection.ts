@@ -5,7 +5,13 @@
 import { Buffer } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 
-import { closedError, connectionLost, operationCanceled, toWebSocketError, type WebSocketError } from '../errors.js';
+import {
+  closedError,
+  connectionLost,
+  operationCanceled,
+  toWebSocketError,
+  type WebSocketError,
+} from '../errors.js';
 import { CloseCode, encodeClosePayload, MAX_CLOSE_REASON_BYTES } from '../protocol/close.js';
 import { FrameParser, type FrameParserHandler } from '../protocol/frame-parser.js';
 import { frameHeaderLength, writeFrameHeader, type FragmentSequence } from '../protocol/frame-writer.js';
@@ -68,10 +74,20 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
   private pendingPong: Buffer | undefined;
 
   private wireOwner: OutboundMessage | undefined;
-  private readonly wireQueue: { message: OutboundMessage; grant: () => void; refuse: (error: Error) => void }[] = [];
+  private readonly wireQueue: {
+    message: OutboundMessage;
+    grant: () => void;
+    refuse: (error: Error) => void;
+  }[] = [];
   private drainWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
 
-  constructor(socket: Duplex, head: Buffer, sink: InboundSink, events: ConnectionEvents, options: ConnectionOptions) {
+  constructor(
+    socket: Duplex,
+    head: Buffer,
+    sink: InboundSink,
+    events: ConnectionEvents,
+    options: ConnectionOptions,
+  ) {
     this.socket = socket;
     this.sink = sink;
     this.events = events;
@@ -163,7 +179,9 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
       this.sendClose(code === CloseCode.NoStatusReceived ? undefined : code, '');
     }
     this.finishInbound(
-      this.parser.isInMessage ? connectionLost('the peer closed the connection in the middle of a message') : undefined,
+      this.parser.isInMessage
+        ? connectionLost('the peer closed the connection in the middle of a message')
+        : undefined,
     );
     this.cancelOutbound(closedError('the peer closed the WebSocket'));
     this.endSocketAfterHandshake();
@@ -213,7 +231,11 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
   }
 
   /** A large client payload goes out as frames of MASKED_FRAME_LIMIT, waiting for drain between them. */
-  private async writeMaskedInPieces(fragments: FragmentSequence, payload: Buffer, fin: boolean): Promise<void> {
+  private async writeMaskedInPieces(
+    fragments: FragmentSequence,
+    payload: Buffer,
+    fin: boolean,
+  ): Promise<void> {
     for (let offset = 0; offset < payload.length; offset += MASKED_FRAME_LIMIT) {
       if (!this.isWritable) throw this.writeRefusal();
       const end = Math.min(offset + MASKED_FRAME_LIMIT, payload.length);
@@ -315,7 +337,8 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
     const error = toWebSocketError(violation);
     this.failure = error;
     this.parser.stop();
-    if (!this.closeSent && !this.finished) this.sendClose(violation.closeCode, truncateReason(violation.message));
+    if (!this.closeSent && !this.finished)
+      this.sendClose(violation.closeCode, truncateReason(violation.message));
     this.finishInbound(error);
     this.cancelOutbound(error);
     this.socket.end();
@@ -352,7 +375,8 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
     const lost = connectionLost('the connection was lost without a closing handshake', this.socketError);
     this.finishInbound(this.failure ?? lost);
     this.cancelOutbound(this.failure ?? lost);
-    const info: CloseInfo = this.closeReceived ??
+    const info: CloseInfo =
+      this.closeReceived ??
       (this.failure?.closeCode !== undefined
         ? { code: this.failure.closeCode, reason: this.failure.message }
         : { code: CloseCode.AbnormalClosure, reason: '' });

@@ -46,7 +46,9 @@ export class OutputStream extends Writable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.settleFlushWaiters(error === null ? closedError('the output stream was destroyed') : toWebSocketError(error));
+    this.settleFlushWaiters(
+      error === null ? closedError('the output stream was destroyed') : toWebSocketError(error),
+    );
     callback(error);
   }
 

@@ -19,7 +19,12 @@ export interface AcceptedUpgrade {
 }
 
 /** Answers an HTTP error on a raw socket and closes it once the answer is written. */
-export function rejectUpgrade(socket: Duplex, status: number, reason: string, headers: Record<string, string> = {}): void {
+export function rejectUpgrade(
+  socket: Duplex,
+  status: number,
+  reason: string,
+  headers: Record<string, string> = {},
+): void {
   if (socket.writable) socket.end(buildErrorResponse(status, reason, headers));
   else socket.destroy();
 }

@@ -54,7 +54,8 @@ export function routeUpgrades(server: AnyHttpServer, path: string, handler: Upgr
       const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
       const route = table.get(pathname);
       if (route !== undefined) route(request, socket, head);
-      else if (server.listenerCount('upgrade') === 1) rejectUpgrade(socket, 404, `no WebSocket endpoint at ${pathname}`);
+      else if (server.listenerCount('upgrade') === 1)
+        rejectUpgrade(socket, 404, `no WebSocket endpoint at ${pathname}`);
     };
     server.on('upgrade', dispatch);
   }
