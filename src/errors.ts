@@ -83,6 +83,8 @@ export const HResult = {
   WININET_E_SEC_CERT_ERRORS: 0x80072f17,
   WININET_E_SEC_INVALID_CERT: 0x80072f89,
   INET_E_SECURITY_PROBLEM: 0x800c000e,
+  /** An HTTP status with no HTTP_E_STATUS_* constant of its own. */
+  HTTP_E_STATUS_UNEXPECTED: 0x80190001,
 } as const;
 
 /** HTTP_E_STATUS_*: 0x8019 in the high word, the HTTP status in the low one. */
@@ -110,6 +112,7 @@ const HTTP_STATUSES = new Set<number>(Object.values(WebErrorStatus).filter((valu
 
 function hresultOfStatus(status: WebErrorStatus): number {
   if (status >= 300) return HTTP_STATUS_FACILITY + status;
+  if (status === WebErrorStatus.UnexpectedStatusCode) return HResult.HTTP_E_STATUS_UNEXPECTED;
   for (const [hresult, mapped] of STATUS_BY_HRESULT) if (mapped === status) return hresult;
   return HResult.E_FAIL;
 }
@@ -149,6 +152,7 @@ export class WebSocketError extends Error {
 }
 
 function statusOfHresult(hresult: number): WebErrorStatus {
+  if (hresult === HResult.HTTP_E_STATUS_UNEXPECTED) return WebErrorStatus.UnexpectedStatusCode;
   if ((hresult & 0xffff0000) >>> 0 === HTTP_STATUS_FACILITY) {
     const httpStatus = hresult & 0xffff;
     return HTTP_STATUSES.has(httpStatus)
@@ -198,20 +202,30 @@ export function toWebSocketError(cause: unknown): WebSocketError {
     );
   }
   if (cause instanceof HandshakeError) {
-    const status =
-      cause.statusCode === undefined
-        ? WebErrorStatus.ErrorHttpInvalidServerResponse
-        : statusOfHttpCode(cause.statusCode);
-    return new WebSocketError(status, cause.message, { cause });
+    if (cause.statusCode === undefined) return invalidServerResponse(cause.message, cause);
+    // HTTP_E_STATUS_*: the status in the low word, so getStatus(hresult) finds it again.
+    return new WebSocketError(statusOfHttpCode(cause.statusCode), cause.message, {
+      cause,
+      hresult: (HTTP_STATUS_FACILITY + cause.statusCode) >>> 0,
+    });
   }
   if (cause instanceof Error) {
     const code = (cause as NodeJS.ErrnoException).code;
+    // llhttp's parse errors: the peer did not answer in HTTP.
+    if (code?.startsWith('HPE_') === true) return invalidServerResponse(cause.message, cause);
     const status =
       (code === undefined ? undefined : STATUS_BY_NODE_CODE[code]) ??
       (cause.name === 'AbortError' ? WebErrorStatus.OperationCanceled : WebErrorStatus.Unknown);
     return new WebSocketError(status, cause.message, { cause });
   }
   return new WebSocketError(WebErrorStatus.Unknown, String(cause), { cause });
+}
+
+function invalidServerResponse(message: string, cause: unknown): WebSocketError {
+  return new WebSocketError(WebErrorStatus.ErrorHttpInvalidServerResponse, message, {
+    hresult: HResult.WININET_E_INVALID_SERVER_RESPONSE,
+    cause,
+  });
 }
 
 /** A bad argument, detected before any I/O (E_INVALIDARG). */

@@ -69,7 +69,10 @@ export class ClientConnector {
       this.phase = 'connected';
       return connection;
     } catch (error) {
-      if (this.phase === 'connecting') this.phase = 'idle';
+      if (this.phase === 'connecting') {
+        this.phase = 'idle';
+        control.unlock();
+      }
       throw error;
     }
   }

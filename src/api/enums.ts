@@ -1,11 +1,6 @@
 // The WinRT enumerations of the WebSocket family, at their WinRT values.
 
-/** Windows.Networking.Sockets.SocketMessageType. */
-export const SocketMessageType = {
-  Binary: 0,
-  Utf8: 1,
-} as const;
-export type SocketMessageType = (typeof SocketMessageType)[keyof typeof SocketMessageType];
+export { SocketMessageType } from '../protocol/opcodes.js';
 
 /** Windows.Networking.Sockets.MessageWebSocketReceiveMode. */
 export const MessageWebSocketReceiveMode = {

@@ -47,9 +47,12 @@ export abstract class WebSocketBase extends EventEmitter {
     } else if (reason !== '') {
       throw invalidArgument('a close reason needs a close code');
     }
-    this.closeRequested ??= { code: code ?? 1005, reason };
-    this.connection?.close(code, reason);
+    if (this.closeRequested !== undefined) return;
+    this.closeRequested = { code: code ?? 1005, reason };
     this.onCloseRequested();
+    if (this.connection !== undefined) this.connection.close(code, reason);
+    // A socket that never connected is done at once: no close frame was exchanged (1006).
+    else process.nextTick(() => this.reportClosed({ code: 1006, reason: '' }));
   }
 
   /** @internal The library's own close codes (1001 at shutdown), which applications may not send. */
@@ -60,8 +63,7 @@ export abstract class WebSocketBase extends EventEmitter {
 
   /** Closes and waits for the closing handshake to end. */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.closedInfo !== undefined) return;
-    const closed = this.connection === undefined ? undefined : this.whenClosed();
+    const closed = this.whenClosed();
     this.close();
     await closed;
   }
@@ -90,8 +92,7 @@ export abstract class WebSocketBase extends EventEmitter {
       sink,
       {
         closed: (info) => {
-          this.closedInfo = info;
-          this.emit('closed', info);
+          this.reportClosed(info);
         },
       },
       options,
@@ -105,6 +106,12 @@ export abstract class WebSocketBase extends EventEmitter {
       );
     }
     return connection;
+  }
+
+  private reportClosed(info: CloseInfo): void {
+    if (this.closedInfo !== undefined) return;
+    this.closedInfo = info;
+    this.emit('closed', info);
   }
 
   /** Hook for sockets that must also cancel work of their own (a pending connect). */

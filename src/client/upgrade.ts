@@ -49,8 +49,14 @@ export function requestUpgrade(
       const status = response.statusCode ?? 0;
       response.resume();
       socket.destroy();
+      // Node treats a 101 without the Upgrade and Connection tokens as a plain response.
       reject(
-        new HandshakeError(`the server answered ${status} ${response.statusMessage ?? ''}`.trimEnd(), status),
+        status === 101
+          ? new HandshakeError("the 101 lacks 'Upgrade: websocket' or 'Connection: Upgrade'")
+          : new HandshakeError(
+              `the server answered ${status} ${response.statusMessage ?? ''}`.trimEnd(),
+              status,
+            ),
       );
     });
     request.once('error', (error: Error) => {

@@ -21,3 +21,18 @@ export function isControlOpcode(opcode: number): boolean {
 export function isKnownOpcode(opcode: number): opcode is Opcode {
   return opcode <= 0x2 || (opcode >= 0x8 && opcode <= 0xa);
 }
+
+/** The kind of a data message, as WinRT names it (Windows.Networking.Sockets.SocketMessageType). */
+export const SocketMessageType = {
+  Binary: 0,
+  Utf8: 1,
+} as const;
+export type SocketMessageType = (typeof SocketMessageType)[keyof typeof SocketMessageType];
+
+export function messageTypeOf(opcode: DataOpcode): SocketMessageType {
+  return opcode === Opcode.Text ? SocketMessageType.Utf8 : SocketMessageType.Binary;
+}
+
+export function opcodeOf(type: SocketMessageType): DataOpcode {
+  return type === SocketMessageType.Utf8 ? Opcode.Text : Opcode.Binary;
+}

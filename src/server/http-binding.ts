@@ -6,6 +6,7 @@ import http from 'node:http';
 import type https from 'node:https';
 import type { Duplex } from 'node:stream';
 
+import { invalidArgument } from '../errors.js';
 import { rejectUpgrade } from './accept-upgrade.js';
 
 export type UpgradeHandler = (request: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -32,8 +33,9 @@ export function createUpgradeServer(limits: HttpLimits, onUpgrade: UpgradeHandle
     response.end('This is a WebSocket endpoint: send a WebSocket upgrade request.\n');
   });
   server.on('upgrade', onUpgrade);
-  server.on('clientError', (_error: Error, socket: Duplex) => {
-    rejectUpgrade(socket, 400, 'malformed HTTP request');
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === 'HPE_HEADER_OVERFLOW') rejectUpgrade(socket, 431, 'request header fields too large');
+    else rejectUpgrade(socket, 400, 'malformed HTTP request');
   });
   return server;
 }
@@ -59,7 +61,7 @@ export function routeUpgrades(server: AnyHttpServer, path: string, handler: Upgr
     };
     server.on('upgrade', dispatch);
   }
-  if (routes.has(path)) throw new Error(`a listener is already attached at ${path}`);
+  if (routes.has(path)) throw invalidArgument(`a listener is already attached at ${path}`);
   routes.set(path, handler);
   const table = routes;
   return () => {
