@@ -52,7 +52,10 @@ export abstract class WebSocketBase extends EventEmitter {
     this.onCloseRequested();
     if (this.connection !== undefined) this.connection.close(code, reason);
     // A socket that never connected is done at once: no close frame was exchanged (1006).
-    else process.nextTick(() => this.reportClosed({ code: 1006, reason: '' }));
+    else
+      process.nextTick(() => {
+        this.reportClosed({ code: 1006, reason: '' });
+      });
   }
 
   /** @internal The library's own close codes (1001 at shutdown), which applications may not send. */
