@@ -1,14 +1,26 @@
 // stream-websocket: WebSockets for Node.js that stream, shaped like Windows.Networking.Sockets.
 
 export { StreamWebSocket } from './api/stream-websocket.js';
+export { MessageWebSocket } from './api/message-websocket.js';
 export { ServerStreamWebSocket } from './api/server-stream-websocket.js';
+export { ServerMessageWebSocket } from './api/server-message-websocket.js';
+export { MessageWebSocketMessageReceivedEventArgs } from './api/message-received-event-args.js';
+export type { MessageReceivedHandler } from './api/message-socket.js';
+export type { IncomingMessage } from './connection/incoming-message.js';
 export { WebSocketListener } from './api/websocket-listener.js';
 export type {
   ConnectionReceivedEventArgs,
+  ListenerMode,
+  ServerSocketOf,
   WebSocketListenerInformation,
   WebSocketListenerOptions,
 } from './api/websocket-listener.js';
-export { StreamWebSocketControl, WebSocketControl } from './api/control.js';
+export {
+  MessageWebSocketControl,
+  ServerMessageWebSocketControl,
+  StreamWebSocketControl,
+  WebSocketControl,
+} from './api/control.js';
 export { WebSocketInformation, type BandwidthStatistics } from './api/information.js';
 export type { WebSocketClosedEventArgs } from './api/websocket-base.js';
 export type { ConnectAsyncOptions } from './api/client-connector.js';

@@ -2,6 +2,7 @@
 // of a socket's life, and cancelling it when the socket is closed first.
 
 import type { ClientConnection } from '../client/connect.js';
+import type { ConnectionOptions } from '../connection/connection.js';
 import { connectWebSocket } from '../client/connect.js';
 import { parseWebSocketUrl } from '../client/websocket-url.js';
 import { illegalMethodCall, invalidArgument, operationCanceled } from '../errors.js';
@@ -75,6 +76,16 @@ export class ClientConnector {
       }
       throw error;
     }
+  }
+
+  /** The connection settings a client socket takes from its control. */
+  static connectionOptions(control: WebSocketControl): ConnectionOptions {
+    return {
+      role: 'client',
+      maxMessageSize: control.maxMessageSize,
+      closeTimeout: control.closeTimeout,
+      unsolicitedPongInterval: control.actualUnsolicitedPongInterval,
+    };
   }
 
   /** close() before or during connect: a pending connect fails with OperationCanceled. */

@@ -2,6 +2,7 @@
 // settable before connectAsync, an error after (E_ILLEGAL_METHOD_CALL) unless WinRT says otherwise.
 
 import { illegalMethodCall, invalidArgument } from '../errors.js';
+import { MessageWebSocketReceiveMode, SocketMessageType } from './enums.js';
 
 export const DEFAULT_CONNECT_TIMEOUT = 60_000;
 export const DEFAULT_CLOSE_TIMEOUT = 10_000;
@@ -17,6 +18,7 @@ export class WebSocketControl {
   private appliedPongInterval = 0;
   private connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT;
   private closeTimeoutMs = DEFAULT_CLOSE_TIMEOUT;
+  private maxMessageSizeValue = Infinity;
 
   /**
    * Bytes the socket may buffer before writes wait (WinRT maps it to SO_SNDBUF; here it is the socket's
@@ -62,6 +64,15 @@ export class WebSocketControl {
     this.closeTimeoutMs = positiveInteger('closeTimeout', value);
   }
 
+  /** Largest message accepted, in bytes; a larger one closes the connection with 1009. Default: none. */
+  get maxMessageSize(): number {
+    return this.maxMessageSizeValue;
+  }
+  set maxMessageSize(value: number) {
+    this.assertConfigurable('maxMessageSize');
+    this.maxMessageSizeValue = value === Infinity ? Infinity : positiveInteger('maxMessageSize', value);
+  }
+
   /** Called by connectAsync: from now on settings are fixed. */
   lock(): void {
     this.connected = true;
@@ -82,7 +93,6 @@ export class WebSocketControl {
 /** Windows.Networking.Sockets.StreamWebSocketControl. */
 export class StreamWebSocketControl extends WebSocketControl {
   private noDelayValue = true;
-  private maxMessageSizeValue = Infinity;
 
   /** TCP_NODELAY: true (the default) disables Nagle's algorithm. */
   get noDelay(): boolean {
@@ -92,15 +102,20 @@ export class StreamWebSocketControl extends WebSocketControl {
     this.assertConfigurable('noDelay');
     this.noDelayValue = value;
   }
+}
 
-  /** Largest message accepted, in bytes; a larger one closes the connection with 1009. Default: none. */
-  get maxMessageSize(): number {
-    return this.maxMessageSizeValue;
-  }
-  set maxMessageSize(value: number) {
-    this.assertConfigurable('maxMessageSize');
-    this.maxMessageSizeValue = value === Infinity ? Infinity : positiveInteger('maxMessageSize', value);
-  }
+/** Windows.Networking.Sockets.MessageWebSocketControl. */
+export class MessageWebSocketControl extends WebSocketControl {
+  /** The type of the messages outputStream and send*FrameAsync send; may change at any time. */
+  messageType: SocketMessageType = SocketMessageType.Binary;
+  /** FullMessage: messageReceived once per message; PartialMessage: once per piece as it arrives. */
+  receiveMode: MessageWebSocketReceiveMode = MessageWebSocketReceiveMode.FullMessage;
+}
+
+/** Windows.Networking.Sockets.ServerMessageWebSocketControl. */
+export class ServerMessageWebSocketControl {
+  messageType: SocketMessageType = SocketMessageType.Binary;
+  receiveMode: MessageWebSocketReceiveMode = MessageWebSocketReceiveMode.FullMessage;
 }
 
 function nonNegativeInteger(name: string, value: number): number {

@@ -26,7 +26,7 @@ export abstract class StreamSocket extends WebSocketBase {
     this.outputStream.on('error', ignore);
   }
 
-  protected open(opened: OpenedSocket, options: ConnectionOptions): void {
+  protected override open(opened: OpenedSocket, options: ConnectionOptions): void {
     const connection = this.bindConnection(opened, this.inputStream, options);
     this.outputStream.bind((payload) => connection.sendMessage(Opcode.Binary, payload));
   }

@@ -27,12 +27,7 @@ export class StreamWebSocket extends StreamSocket {
       { noDelay: this.control.noDelay },
       options,
     );
-    this.open(opened, {
-      role: 'client',
-      maxMessageSize: this.control.maxMessageSize,
-      closeTimeout: this.control.closeTimeout,
-      unsolicitedPongInterval: this.control.actualUnsolicitedPongInterval,
-    });
+    this.open(opened, ClientConnector.connectionOptions(this.control));
   }
 
   protected override onCloseRequested(): void {

@@ -83,6 +83,9 @@ export abstract class WebSocketBase extends EventEmitter {
     return this.closeRequested !== undefined;
   }
 
+  /** Starts using an upgraded socket (the client after connectAsync, the server at once). */
+  protected abstract open(opened: OpenedSocket, options: ConnectionOptions): void;
+
   /** Binds an upgraded socket to this WebSocket; data flows to the sink from now on. */
   protected bindConnection(
     opened: OpenedSocket,

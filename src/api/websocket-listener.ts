@@ -16,11 +16,19 @@ import { subprotocolsProblem } from '../protocol/handshake.js';
 import { acceptUpgrade, rejectUpgrade } from '../server/accept-upgrade.js';
 import { createUpgradeServer, routeUpgrades, type AnyHttpServer } from '../server/http-binding.js';
 import { DEFAULT_CLOSE_TIMEOUT } from './control.js';
+import { ServerMessageWebSocket } from './server-message-websocket.js';
 import { ServerStreamWebSocket } from './server-stream-websocket.js';
 
-export interface WebSocketListenerOptions {
-  /** 'stream': each connection is a ServerStreamWebSocket. */
-  mode?: 'stream';
+export type ListenerMode = 'stream' | 'message';
+
+/** The socket a listener of this mode hands out. */
+export type ServerSocketOf<Mode extends ListenerMode> = Mode extends 'message'
+  ? ServerMessageWebSocket
+  : ServerStreamWebSocket;
+
+export interface WebSocketListenerOptions<Mode extends ListenerMode = 'stream'> {
+  /** 'stream' (default): each connection is a ServerStreamWebSocket; 'message': a ServerMessageWebSocket. */
+  mode?: Mode;
   /** Subprotocols this server speaks; the first one the client offers (in its order) is chosen. */
   supportedProtocols?: string[];
   /** Milliseconds a client has to send its handshake request (bindServiceNameAsync). Default 10 000. */
@@ -33,8 +41,8 @@ export interface WebSocketListenerOptions {
   closeTimeout?: number;
 }
 
-export interface ConnectionReceivedEventArgs {
-  socket: ServerStreamWebSocket;
+export interface ConnectionReceivedEventArgs<Mode extends ListenerMode = 'stream'> {
+  socket: ServerSocketOf<Mode>;
   /** The HTTP upgrade request: path, headers, the client's address. */
   request: http.IncomingMessage;
 }
@@ -44,26 +52,28 @@ export interface WebSocketListenerInformation {
   readonly localPort: number | null;
 }
 
-export interface WebSocketListener {
-  on(event: 'connectionReceived', listener: (args: ConnectionReceivedEventArgs) => void): this;
-  once(event: 'connectionReceived', listener: (args: ConnectionReceivedEventArgs) => void): this;
-  off(event: 'connectionReceived', listener: (args: ConnectionReceivedEventArgs) => void): this;
-  emit(event: 'connectionReceived', args: ConnectionReceivedEventArgs): boolean;
+export interface WebSocketListener<Mode extends ListenerMode = 'stream'> {
+  on(event: 'connectionReceived', listener: (args: ConnectionReceivedEventArgs<Mode>) => void): this;
+  once(event: 'connectionReceived', listener: (args: ConnectionReceivedEventArgs<Mode>) => void): this;
+  off(event: 'connectionReceived', listener: (args: ConnectionReceivedEventArgs<Mode>) => void): this;
+  emit(event: 'connectionReceived', args: ConnectionReceivedEventArgs<Mode>): boolean;
 }
 
-export class WebSocketListener extends EventEmitter {
+export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends EventEmitter {
+  private readonly mode: ListenerMode;
   private readonly supportedProtocols: readonly string[];
   private readonly options: Required<Omit<WebSocketListenerOptions, 'supportedProtocols' | 'mode'>>;
   private server: http.Server | undefined;
   private localPort: number | null = null;
   private readonly detachers: (() => void)[] = [];
-  private readonly open = new Set<ServerStreamWebSocket>();
+  private readonly open = new Set<ServerStreamWebSocket | ServerMessageWebSocket>();
   private closing = false;
 
-  constructor(options: WebSocketListenerOptions = {}) {
+  constructor(options: WebSocketListenerOptions<Mode> = {}) {
     super();
     const mode: string = options.mode ?? 'stream';
-    if (mode !== 'stream') throw invalidArgument(`unknown listener mode '${mode}'`);
+    if (mode !== 'stream' && mode !== 'message') throw invalidArgument(`unknown listener mode '${mode}'`);
+    this.mode = mode;
     this.supportedProtocols = [...(options.supportedProtocols ?? [])];
     const problem = subprotocolsProblem(this.supportedProtocols);
     if (problem !== undefined) throw invalidArgument(problem);
@@ -121,19 +131,20 @@ export class WebSocketListener extends EventEmitter {
     }
     const accepted = acceptUpgrade(request, socket, head, this.supportedProtocols);
     if (accepted === undefined) return;
-    const webSocket = new ServerStreamWebSocket(
-      { socket: accepted.socket, head: accepted.head, protocol: accepted.protocol },
-      {
-        role: 'server',
-        maxMessageSize: this.options.maxMessageSize,
-        closeTimeout: this.options.closeTimeout,
-      },
-    );
+    const connectionOptions = {
+      role: 'server',
+      maxMessageSize: this.options.maxMessageSize,
+      closeTimeout: this.options.closeTimeout,
+    } as const;
+    const webSocket =
+      this.mode === 'message'
+        ? new ServerMessageWebSocket(accepted, connectionOptions)
+        : new ServerStreamWebSocket(accepted, connectionOptions);
     this.open.add(webSocket);
     webSocket.once('closed', () => {
       this.open.delete(webSocket);
     });
-    this.emit('connectionReceived', { socket: webSocket, request });
+    this.emit('connectionReceived', { socket: webSocket as ServerSocketOf<Mode>, request });
   }
 
   /**

@@ -1,0 +1,240 @@
+// The implementation MessageWebSocket and ServerMessageWebSocket share: whole messages and fragments
+// out, and three ways in — 'messageReceived' events (WinRT, whole or in pieces, with backpressure from
+// async handlers), messages() (one Readable per message), and openMessage() (one Writable per message).
+
+import { Buffer } from 'node:buffer';
+import type { Writable } from 'node:stream';
+
+import type { ConnectionOptions, WebSocketConnection } from '../connection/connection.js';
+import type { IncomingMessage } from '../connection/incoming-message.js';
+import { IncomingMessageQueue } from '../connection/message-queue.js';
+import { OutgoingMessageStream } from '../connection/outgoing-message-stream.js';
+import type { OutboundMessage } from '../connection/outbound-message.js';
+import { OutputStream } from '../connection/output-stream.js';
+import {
+  illegalMethodCall,
+  invalidArgument,
+  toWebSocketError,
+  WebErrorStatus,
+  type WebSocketError,
+} from '../errors.js';
+import { CloseCode } from '../protocol/close.js';
+import { opcodeOf, SocketMessageType } from '../protocol/opcodes.js';
+import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
+import { MessageWebSocketReceiveMode } from './enums.js';
+import { MessageWebSocketMessageReceivedEventArgs } from './message-received-event-args.js';
+import { WebSocketBase, type OpenedSocket } from './websocket-base.js';
+
+/* eslint-disable @typescript-eslint/no-unsafe-declaration-merging -- the interface types the class's events, as @types/node does for its own emitters */
+
+export type MessageReceivedHandler = (args: MessageWebSocketMessageReceivedEventArgs) => void | Promise<void>;
+
+export interface MessageSettings {
+  messageType: SocketMessageType;
+  receiveMode: MessageWebSocketReceiveMode;
+}
+
+export interface MessageSocket {
+  on(event: 'newListener', listener: (event: string | symbol) => void): this;
+  on(event: 'messageReceived', listener: MessageReceivedHandler): this;
+  on(event: 'closed', listener: (args: { code: number; reason: string }) => void): this;
+  once(event: 'messageReceived', listener: MessageReceivedHandler): this;
+  once(event: 'closed', listener: (args: { code: number; reason: string }) => void): this;
+  off(event: 'messageReceived', listener: MessageReceivedHandler): this;
+  off(event: 'closed', listener: (args: { code: number; reason: string }) => void): this;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export abstract class MessageSocket extends WebSocketBase {
+  /** Each write is sent as one whole message of control.messageType. */
+  readonly outputStream = new OutputStream();
+
+  private readonly queue = new IncomingMessageQueue();
+  private consumer: 'messageReceived' | 'messages()' | undefined;
+  private fragmented: { message: OutboundMessage; utf8: Utf8Validator | undefined } | undefined;
+
+  constructor() {
+    super();
+    this.outputStream.on('error', ignore);
+    this.on('newListener', (event: string | symbol) => {
+      if (event !== 'messageReceived' || this.consumer === 'messageReceived') return;
+      this.claim('messageReceived');
+      this.pumpEvents().catch(ignore);
+    });
+  }
+
+  /** The settings the socket reads for each message sent and received. */
+  protected abstract get messageSettings(): MessageSettings;
+
+  protected override open(opened: OpenedSocket, options: ConnectionOptions): void {
+    const connection = this.bindConnection(opened, this.queue, options);
+    this.outputStream.bind((payload) => this.sendWhole(connection, payload));
+  }
+
+  /**
+   * The received messages, in order, each a Readable of its sections as frames arrive: a message of any
+   * size moves through in bounded memory. Ends after the peer's close frame; throws (WebSocketError) when
+   * the connection fails. Moving on to the next message discards what was not read of the previous one.
+   */
+  messages(): AsyncIterableIterator<IncomingMessage> {
+    this.claim('messages()');
+    return this.iterateMessages();
+  }
+
+  /**
+   * A Writable that sends one message of `type` (default control.messageType): each chunk a fragment,
+   * end() the final frame, with backpressure from the socket. Destroying it before end() fails the
+   * connection (1011) rather than let a truncated message look complete.
+   */
+  openMessage(type: SocketMessageType = this.messageSettings.messageType): Writable {
+    const connection = this.requireConnection();
+    const message = connection.openMessage(opcodeOf(type));
+    const stream = new OutgoingMessageStream(message, type === SocketMessageType.Utf8, (reason) => {
+      this.goAway(CloseCode.InternalError, reason.slice(0, 100));
+    });
+    stream.on('error', ignore);
+    return stream;
+  }
+
+  /** Sends a frame of a message that more frames will follow (FIN clear); the type is control.messageType. */
+  sendNonfinalFrameAsync(data: Uint8Array): Promise<number> {
+    return this.sendFragment(data, false);
+  }
+
+  /** Sends the last frame of a message (FIN set), or a whole message when no fragment preceded it. */
+  sendFinalFrameAsync(data: Uint8Array): Promise<number> {
+    return this.sendFragment(data, true);
+  }
+
+  private async sendFragment(data: Uint8Array, fin: boolean): Promise<number> {
+    const connection = this.requireConnection();
+    const type = this.messageSettings.messageType;
+    this.fragmented ??= {
+      message: connection.openMessage(opcodeOf(type)),
+      utf8: type === SocketMessageType.Utf8 ? new Utf8Validator() : undefined,
+    };
+    const { message, utf8 } = this.fragmented;
+    if (utf8 !== undefined && (!utf8.write(data) || (fin && !utf8.end()))) {
+      throw invalidArgument('a text message must be valid UTF-8');
+    }
+    if (fin) this.fragmented = undefined;
+    await message
+      .write(Buffer.from(data.buffer, data.byteOffset, data.length), fin)
+      .catch((error: unknown) => {
+        throw toWebSocketError(error);
+      });
+    return data.length;
+  }
+
+  private sendWhole(connection: WebSocketConnection, payload: Buffer): Promise<void> {
+    const type = this.messageSettings.messageType;
+    if (type === SocketMessageType.Utf8 && !isValidUtf8(payload)) {
+      return Promise.reject(invalidArgument('a text message must be valid UTF-8'));
+    }
+    return connection.sendMessage(opcodeOf(type), payload);
+  }
+
+  private requireConnection(): WebSocketConnection {
+    if (this.connection === undefined) throw illegalMethodCall('the WebSocket is not connected yet');
+    return this.connection;
+  }
+
+  /** One way of taking messages per socket: events and iteration would steal from each other. */
+  private claim(consumer: 'messageReceived' | 'messages()'): void {
+    if (this.consumer !== undefined && this.consumer !== consumer) {
+      throw illegalMethodCall(`messages are already taken through ${this.consumer}`);
+    }
+    this.consumer = consumer;
+  }
+
+  private async *iterateMessages(): AsyncGenerator<IncomingMessage> {
+    for (;;) {
+      const message = await this.queue.next();
+      if (message === null) return;
+      yield message;
+    }
+  }
+
+  /** Raises messageReceived for each message, awaiting async handlers before reading on. */
+  private async pumpEvents(): Promise<void> {
+    for (;;) {
+      let message: IncomingMessage | null;
+      try {
+        message = await this.queue.next();
+      } catch (error) {
+        // WinRT raises the event for a message that could not be received; its getters throw.
+        const failure = toWebSocketError(error);
+        if (failure.status !== WebErrorStatus.OperationCanceled) {
+          await this.dispatch(
+            new MessageWebSocketMessageReceivedEventArgs(SocketMessageType.Binary, true, failure),
+          );
+        }
+        return;
+      }
+      if (message === null) return;
+      if (this.messageSettings.receiveMode === MessageWebSocketReceiveMode.PartialMessage) {
+        await this.deliverPieces(message);
+      } else {
+        await this.deliverWhole(message);
+      }
+    }
+  }
+
+  private async deliverWhole(message: IncomingMessage): Promise<void> {
+    const sections: Buffer[] = [];
+    let data: Buffer | WebSocketError;
+    try {
+      for await (const section of message) sections.push(section as Buffer);
+      data = sections.length === 1 ? sections[0]! : Buffer.concat(sections);
+    } catch (error) {
+      data = toWebSocketError(error);
+    }
+    await this.dispatch(new MessageWebSocketMessageReceivedEventArgs(message.messageType, true, data));
+  }
+
+  /** Each section as it arrives; one is held back so that the last can say it is the last. */
+  private async deliverPieces(message: IncomingMessage): Promise<void> {
+    const decoder = message.messageType === SocketMessageType.Utf8 ? new TextDecoder() : undefined;
+    const piece = (data: Buffer, complete: boolean): MessageWebSocketMessageReceivedEventArgs =>
+      new MessageWebSocketMessageReceivedEventArgs(
+        message.messageType,
+        complete,
+        data,
+        decoder?.decode(data, { stream: !complete }),
+      );
+    let held: Buffer | undefined;
+    try {
+      for await (const section of message) {
+        if (held !== undefined) await this.dispatch(piece(held, false));
+        held = section as Buffer;
+      }
+    } catch (error) {
+      await this.dispatch(
+        new MessageWebSocketMessageReceivedEventArgs(message.messageType, false, toWebSocketError(error)),
+      );
+      return;
+    }
+    await this.dispatch(piece(held ?? EMPTY, true));
+  }
+
+  /**
+   * Calls every messageReceived handler and waits for the promises they return: that is how a handler
+   * holds back further reading. A handler that throws closes the socket with 1011 and is rethrown.
+   */
+  private async dispatch(args: MessageWebSocketMessageReceivedEventArgs): Promise<void> {
+    const handlers = this.listeners('messageReceived') as MessageReceivedHandler[];
+    try {
+      await Promise.all(handlers.map((handler) => handler.call(this, args)));
+    } catch (error) {
+      this.goAway(CloseCode.InternalError, 'a messageReceived handler failed');
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+}
+
+function ignore(): void {
+  // Failures reach the application through its calls, its iterators and 'closed'.
+}

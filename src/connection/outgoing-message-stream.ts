@@ -1,0 +1,67 @@
+// One outgoing message as a Node Writable (gorilla/websocket's NextWriter): each chunk goes out as a
+// fragment with backpressure from the socket, end() sends the final frame. A writer destroyed before
+// its end cannot finish the message honestly, so the connection is failed rather than truncated.
+
+import { Buffer } from 'node:buffer';
+import { Writable } from 'node:stream';
+
+import { invalidArgument, toWebSocketError } from '../errors.js';
+import { Utf8Validator } from '../protocol/utf8.js';
+import type { OutboundMessage } from './outbound-message.js';
+
+const EMPTY = Buffer.alloc(0);
+
+export class OutgoingMessageStream extends Writable {
+  private readonly utf8: Utf8Validator | undefined;
+
+  constructor(
+    private readonly message: OutboundMessage,
+    /** Text messages are checked as UTF-8 before a byte of them is sent. */
+    isText: boolean,
+    /** Called when the message cannot be finished: the connection must not deliver it as complete. */
+    private readonly abort: (reason: string) => void,
+  ) {
+    super({ highWaterMark: 0 });
+    this.utf8 = isText ? new Utf8Validator() : undefined;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.utf8 !== undefined && !this.utf8.write(chunk)) {
+      callback(invalidArgument('a text message must be valid UTF-8'));
+      return;
+    }
+    this.message.write(chunk, false).then(
+      () => {
+        callback();
+      },
+      (error: unknown) => {
+        callback(toWebSocketError(error));
+      },
+    );
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    if (this.utf8 !== undefined && !this.utf8.end()) {
+      callback(invalidArgument('a text message must not end inside a UTF-8 sequence'));
+      return;
+    }
+    this.message.write(EMPTY, true).then(
+      () => {
+        callback();
+      },
+      (error: unknown) => {
+        callback(toWebSocketError(error));
+      },
+    );
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.message.isFinished) {
+      this.abort(
+        error === null ? 'an outgoing message was abandoned' : `an outgoing message failed: ${error.message}`,
+      );
+      this.message.abandon();
+    }
+    callback(error);
+  }
+}
