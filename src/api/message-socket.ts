@@ -225,7 +225,11 @@ export abstract class MessageSocket extends WebSocketBase {
   private async dispatch(args: MessageWebSocketMessageReceivedEventArgs): Promise<void> {
     const handlers = this.listeners('messageReceived') as MessageReceivedHandler[];
     try {
-      await Promise.all(handlers.map((handler) => handler.call(this, args)));
+      await Promise.all(
+        handlers.map(async (handler) => {
+          await handler.call(this, args);
+        }),
+      );
     } catch (error) {
       this.goAway(CloseCode.InternalError, 'a messageReceived handler failed');
       queueMicrotask(() => {
