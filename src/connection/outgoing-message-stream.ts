@@ -30,14 +30,7 @@ export class OutgoingMessageStream extends Writable {
       callback(invalidArgument('a text message must be valid UTF-8'));
       return;
     }
-    this.message.write(chunk, false).then(
-      () => {
-        callback();
-      },
-      (error: unknown) => {
-        callback(toWebSocketError(error));
-      },
-    );
+    settle(this.message.write(chunk, false), callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -45,14 +38,7 @@ export class OutgoingMessageStream extends Writable {
       callback(invalidArgument('a text message must not end inside a UTF-8 sequence'));
       return;
     }
-    this.message.write(EMPTY, true).then(
-      () => {
-        callback();
-      },
-      (error: unknown) => {
-        callback(toWebSocketError(error));
-      },
-    );
+    settle(this.message.write(EMPTY, true), callback);
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -64,4 +50,16 @@ export class OutgoingMessageStream extends Writable {
     }
     callback(error);
   }
+}
+
+/** Completes a stream callback with the outcome of a frame write. */
+function settle(written: Promise<void>, callback: (error?: Error | null) => void): void {
+  written.then(
+    () => {
+      callback();
+    },
+    (error: unknown) => {
+      callback(toWebSocketError(error));
+    },
+  );
 }
