@@ -196,6 +196,15 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
 
   /** Sends a whole message; resolves when the socket can take more. */
   sendMessage(type: DataOpcode, payload: Buffer): Promise<void> {
+    // Fast path: nothing else owns the wire and the message is one frame, so write it right away.
+    if (
+      this.wireOwner === undefined &&
+      this.isWritable &&
+      (!this.masking || payload.length <= MASKED_FRAME_LIMIT)
+    ) {
+      this.writeFrame(type, true, payload);
+      return this.whenDrained();
+    }
     return this.openMessage(type).write(payload, true);
   }
 
