@@ -15,11 +15,19 @@ interface BenchEntry {
   /** Compiled file next to this one. */
   file: string;
   description: string;
+  /** The child is killed after this long (default: runBenchChild's). */
+  timeoutMs?: number;
 }
 
 const BENCHES: readonly BenchEntry[] = [
   { name: 'mask', file: 'mask.js', description: 'XOR masking throughput, GB/s' },
   { name: 'parser', file: 'parser.js', description: 'frame parsing as a server, MB/s of payload' },
+  {
+    name: 'transfer',
+    file: 'transfer.js',
+    description: 'process to process over 127.0.0.1, MB/s and peak RSS',
+    timeoutMs: 900_000,
+  },
 ];
 
 const { values, positionals } = parseArgs({
@@ -50,7 +58,7 @@ for (const bench of selected) {
   const started = Date.now();
   process.stderr.write(`bench ${bench.name}: ${bench.description} ... `);
   try {
-    reports.push(await runBenchChild(script, { args: passOn }));
+    reports.push(await runBenchChild(script, { args: passOn, timeoutMs: bench.timeoutMs }));
     process.stderr.write(`${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   } catch (error) {
     process.stderr.write(`failed: ${error instanceof Error ? error.message : String(error)}\n`);

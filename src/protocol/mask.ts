@@ -64,8 +64,14 @@ function maskBytes(data: Uint8Array, from: number, to: number, key: Uint8Array, 
   if (index < to) data[index]! ^= key2;
 }
 
+/** Copy-and-mask works on pieces this size, so the XOR pass finds the piece still in cache. */
+const MASK_INTO_PIECE = 16 * 1024;
+
 /** Writes source XOR key into target (same length), leaving source untouched. */
 export function maskInto(source: Uint8Array, target: Uint8Array, key: Uint8Array): void {
-  target.set(source);
-  applyMask(target, key, 0);
+  for (let offset = 0; offset < source.length; offset += MASK_INTO_PIECE) {
+    const end = Math.min(offset + MASK_INTO_PIECE, source.length);
+    target.set(source.subarray(offset, end), offset);
+    applyMask(target.subarray(offset, end), key, offset);
+  }
 }
