@@ -17,6 +17,9 @@ iterable, with the socket's backpressure (a `drain` per frame).
                                 `UPLOAD <bytes> <hex>` and `CLOSE <code> <reason>`
         /close/<code>           closes at once with <code> and reason "bye", then prints `CLOSE ...`
         /protocol               sends the negotiated subprotocol (or "none") as a text message, waits
+        /split-text[/<R>/<S>[/<MS>]]  sends ONE text message, split_text(R) (default R = 50), in frames of
+                                S bytes (default 3) that cut through multi-byte characters, pausing MS
+                                milliseconds after each frame but the last (default 0), then waits
         anything else           HTTP 404 on the upgrade request
     python_peer.py client <url> upload <N> <seed>   one binary message in random fragments; prints
                                                      `SHA256 <hex>`, closes with 1000, prints `CLOSE ...`
@@ -24,6 +27,9 @@ iterable, with the socket's backpressure (a `drain` per frame).
                                                      closes with 1000, prints `CLOSE ...`
     python_peer.py client <url> echo <text>         sends <text>; prints `ECHO <received>`, closes, `CLOSE ...`
     python_peer.py client <url> protocol            prints `PROTOCOL <negotiated or none>`, closes, `CLOSE ...`
+    python_peer.py client <url> split-text [<R> <S> [<MS>]]  sends split_text(R) as ONE text message in
+                                                     frames of S bytes, MS ms apart (defaults 50, 3, 0); prints
+                                                     `ECHO <received>`, closes, `CLOSE ...`
         Client options: --protocols a,b  --deflate.  Exit code 0 on success. On failure: a message on
         stderr, `STATUS <http status>` on stdout if the upgrade was refused, `CLOSE <code> <reason>` on
         stdout if the connection had opened, and exit code 1.
@@ -37,6 +43,11 @@ bytes of SHAKE256(b"stream-websocket pattern v1 seed=" + UTF-8(seed)); block k i
 bytes XOR'ed with k as an unsigned 64-bit little-endian integer; pattern(N, seed) is the first N bytes of
 block 0 || block 1 || block 2 || ... Fragment sizes are log-uniform between 1 byte and 1 MiB, drawn from
 random.Random("fragments:" + seed) (they need not match the Node peer's: only the bytes are checked).
+
+split_text(R) is "aé€😀z" repeated R times: 11 UTF-8 bytes per repeat (1 + 2 + 3 + 4 + 1), so frames of 3
+bytes (or any size prime to 11) cut every multi-byte character at every possible place. Its frames are
+written one by one with the protocol's frame writer (a str given to send() is encoded fragment by
+fragment, which could never split a code point).
 """
 
 from __future__ import annotations
@@ -53,6 +64,7 @@ from typing import AsyncIterator, Iterator, Optional, Sequence
 
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidState, InvalidStatusCode
+from websockets.frames import OP_CONT, OP_TEXT
 from websockets.legacy.protocol import WebSocketCommonProtocol
 from websockets.legacy.server import WebSocketServerProtocol
 
@@ -125,6 +137,38 @@ async def send_pattern(ws: WebSocketCommonProtocol, size: int, seed: str) -> str
     return digest.hexdigest()
 
 
+SPLIT_UNIT = "aé€😀z"
+SPLIT_REPEAT = 50
+SPLIT_STEP = 3
+
+
+def split_text(repeat: int) -> str:
+    return SPLIT_UNIT * repeat
+
+
+async def send_split_text(ws: WebSocketCommonProtocol, repeat: int, step: int, pause_ms: int = 0) -> None:
+    """Sends split_text(repeat) as ONE text message whose frames carry `step` bytes each (the last fewer),
+    `pause_ms` apart (a pause puts each frame in a TCP segment of its own: the socket has TCP_NODELAY)."""
+    if step < 1:
+        raise ValueError("the frame size must be at least 1 byte")
+    data = split_text(repeat).encode("utf-8")
+    offsets = list(range(0, len(data), step)) or [0]
+    for i, offset in enumerate(offsets):
+        fin = i == len(offsets) - 1
+        await ws.write_frame(fin, OP_TEXT if i == 0 else OP_CONT, data[offset : offset + step])
+        if pause_ms > 0 and not fin:
+            await asyncio.sleep(pause_ms / 1000)
+
+
+def split_args(values: Sequence[str]) -> tuple:
+    """<R> <S> [<MS>] (path segments or command line), or the defaults without them."""
+    if len(values) == 0:
+        return SPLIT_REPEAT, SPLIT_STEP, 0
+    if len(values) in (2, 3) and all(v.isdigit() for v in values):
+        return int(values[0]), int(values[1]), int(values[2]) if len(values) == 3 else 0
+    raise ValueError(f"split-text takes <repeat> <step> [<pause ms>] or nothing, not {list(values)!r}")
+
+
 def close_line(ws: WebSocketCommonProtocol) -> str:
     code = ws.close_code if ws.close_code is not None else 1006
     return f"CLOSE {code} {ws.close_reason or ''}"
@@ -165,6 +209,9 @@ async def handle(ws: WebSocketServerProtocol) -> None:
         elif parts == ["protocol"]:
             await ws.send(ws.subprotocol or "none")
             await ws.wait_closed()
+        elif parts[0] == "split-text":
+            await send_split_text(ws, *split_args(parts[1:]))
+            await ws.wait_closed()
     except ConnectionClosed:
         pass
     except Exception as error:  # a peer must report, never die silently
@@ -178,6 +225,8 @@ def known_path(path: str) -> bool:
         return True
     if parts[0] == "download" and len(parts) == 3:
         return parts[1].isdigit()
+    if parts[0] == "split-text" and len(parts) in (1, 3, 4):
+        return all(p.isdigit() for p in parts[1:])
     return parts[0] == "close" and len(parts) == 2 and parts[1].isdigit()
 
 
@@ -248,6 +297,12 @@ async def run_client(args: argparse.Namespace) -> int:
             out(f"ECHO {reply}")
         elif args.command == "protocol":
             out(f"PROTOCOL {ws.subprotocol or 'none'}")
+        elif args.command == "split-text":
+            await send_split_text(ws, *split_args(args.args))
+            reply = await ws.recv()
+            if not isinstance(reply, str):
+                raise RuntimeError(f"expected a text message, got {len(reply)} bytes of binary")
+            out(f"ECHO {reply}")
         else:
             raise SystemExit(f"unknown client command {args.command!r}")
         await ws.close(1000)
@@ -278,7 +333,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         p.add_argument("--deflate", action="store_true")
     server.add_argument("--ping", type=float, default=None, help="keep-alive ping interval in seconds")
     client.add_argument("url")
-    client.add_argument("command", choices=["upload", "download", "echo", "protocol"])
+    client.add_argument("command", choices=["upload", "download", "echo", "protocol", "split-text"])
     client.add_argument("args", nargs="*")
     return parser.parse_args(argv)
 

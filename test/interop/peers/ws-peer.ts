@@ -3,7 +3,7 @@
 //
 //   node build/test/interop/peers/ws-peer.js server [--protocols a,b] [--deflate]
 //   node build/test/interop/peers/ws-peer.js client <url> upload <N> <seed> | download | echo <text> | protocol
-//                                                   [--protocols a,b] [--deflate]
+//                                                   | split-text [<R> <S> [<MS>]] [--protocols a,b] [--deflate]
 //
 // Limits are off (maxPayload, maxFragments, maxBufferedChunks: 0), permessage-deflate is off unless
 // --deflate is given, and without --protocols the server negotiates no subprotocol (python's default;
@@ -30,7 +30,19 @@ type Route =
   | { kind: 'upload' }
   | { kind: 'protocol' }
   | { kind: 'download'; size: number; seed: string }
-  | { kind: 'close'; code: number };
+  | { kind: 'close'; code: number }
+  | ({ kind: 'split-text' } & SplitText);
+
+interface SplitText {
+  repeat: number;
+  step: number;
+  pauseMs: number;
+}
+
+/** split_text(R) of README.md: 11 UTF-8 bytes per repeat (1 + 2 + 3 + 4 + 1). */
+const SPLIT_UNIT = 'aé€😀z';
+const SPLIT_REPEAT = 50;
+const SPLIT_STEP = 3;
 
 function out(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -81,10 +93,10 @@ class FragmentSender {
 
   constructor(private readonly ws: WebSocket) {}
 
-  async send(data: Buffer, fin: boolean): Promise<void> {
+  async send(data: Buffer, fin: boolean, binary = true): Promise<void> {
     if (this.#error !== undefined) throw this.#error;
     this.#queued += data.length;
-    this.ws.send(data, { binary: true, fin }, (error) => {
+    this.ws.send(data, { binary, fin }, (error) => {
       this.#queued -= data.length;
       if (error) this.#error ??= error; // ws may pass null or undefined on success
       const wake = this.#wake;
@@ -115,6 +127,33 @@ async function sendPattern(ws: WebSocket, size: number, seed: string): Promise<s
     await sender.send(chunk, reader.remaining === 0);
   }
   return hash.digest('hex');
+}
+
+/**
+ * Sends split_text(repeat) as ONE text message whose frames carry `step` bytes each (the last fewer), so
+ * that frame edges cut through multi-byte characters: ws sends a Buffer as it is, whatever the opcode.
+ * A pause after each frame but the last puts each in a TCP segment of its own (ws sets TCP_NODELAY).
+ */
+async function sendSplitText(ws: WebSocket, { repeat, step, pauseMs }: SplitText): Promise<void> {
+  if (!Number.isSafeInteger(step) || step < 1) throw new Error('the frame size must be at least 1 byte');
+  const data = Buffer.from(SPLIT_UNIT.repeat(repeat), 'utf8');
+  const sender = new FragmentSender(ws);
+  let offset = 0;
+  do {
+    const end = Math.min(offset + step, data.length);
+    const fin = end === data.length;
+    await sender.send(data.subarray(offset, end), fin, false);
+    if (pauseMs > 0 && !fin) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    offset = end;
+  } while (offset < data.length);
+}
+
+/** The <R> <S> [<MS>] arguments of split-text (path segments or command line), or the defaults. */
+function splitArgs(values: readonly string[]): SplitText | undefined {
+  if (values.length === 0) return { repeat: SPLIT_REPEAT, step: SPLIT_STEP, pauseMs: 0 };
+  if (values.length < 2 || values.length > 3 || !values.every((v) => /^\d+$/.test(v))) return undefined;
+  const [repeat, step, pauseMs] = values.map(Number);
+  return { repeat: repeat!, step: step!, pauseMs: pauseMs ?? 0 };
 }
 
 /**
@@ -191,6 +230,10 @@ function route(url: string | undefined): Route | undefined {
     return { kind: 'download', size: Number(a), seed: b! };
   }
   if (head === 'close' && parts.length === 2 && /^\d+$/.test(a!)) return { kind: 'close', code: Number(a) };
+  if (head === 'split-text') {
+    const split = splitArgs(parts.slice(1));
+    if (split !== undefined) return { kind: 'split-text', ...split };
+  }
   return undefined;
 }
 
@@ -233,6 +276,9 @@ async function serveConnection(ws: WebSocket, where: Route, path: string): Promi
       break;
     case 'protocol':
       ws.send(ws.protocol === '' ? 'none' : ws.protocol);
+      break;
+    case 'split-text':
+      await sendSplitText(ws, where);
       break;
   }
 }
@@ -340,8 +386,16 @@ async function runClient(
       out(`ECHO ${text.toString('utf8')}`);
     } else if (command === 'protocol' && args.length === 0) {
       out(`PROTOCOL ${ws.protocol === '' ? 'none' : ws.protocol}`);
+    } else if (command === 'split-text' && splitArgs(args) !== undefined) {
+      await sendSplitText(ws, splitArgs(args)!);
+      const reply = await inbox.next();
+      const text = toBuffer(reply.data);
+      if (reply.isBinary) throw new Error(`expected a text message, got ${text.length} bytes of binary`);
+      out(`ECHO ${text.toString('utf8')}`);
     } else {
-      throw new Error(`usage: client <url> upload <N> <seed> | download | echo <text> | protocol`);
+      throw new Error(
+        `usage: client <url> upload <N> <seed> | download | echo <text> | protocol | split-text [<R> <S> [<MS>]]`,
+      );
     }
     ws.close(1000);
     out(closeLine(await closed));
