@@ -23,7 +23,9 @@ export {
 } from './api/control.js';
 export { WebSocketInformation, type BandwidthStatistics } from './api/information.js';
 export type { WebSocketClosedEventArgs } from './api/websocket-base.js';
-export type { ConnectAsyncOptions } from './api/client-connector.js';
+export type { ConnectAsyncOptions, ServerCustomValidationHandler } from './api/client-connector.js';
+export { WebSocketServerCustomValidationRequestedEventArgs, type Deferral } from './api/server-custom-validation.js';
+export type { ClientCertificate } from './client/transport.js';
 export {
   ChainValidationResult,
   MessageWebSocketReceiveMode,

@@ -1,6 +1,9 @@
 // The client half shared by StreamWebSocket and MessageWebSocket: request headers, the one connect
 // of a socket's life, and cancelling it when the socket is closed first.
 
+import type { EventEmitter } from 'node:events';
+
+import type { ServerCertificateReport } from '../client/certificate-check.js';
 import type { ClientConnection } from '../client/connect.js';
 import type { ConnectionOptions } from '../connection/connection.js';
 import { connectWebSocket } from '../client/connect.js';
@@ -8,6 +11,12 @@ import { parseWebSocketUrl } from '../client/websocket-url.js';
 import { illegalMethodCall, invalidArgument, operationCanceled } from '../errors.js';
 import { requestHeaderProblem, subprotocolsProblem } from '../protocol/handshake.js';
 import type { WebSocketControl } from './control.js';
+import { WebSocketServerCustomValidationRequestedEventArgs } from './server-custom-validation.js';
+
+/** A serverCustomValidationRequested handler: call args.reject() to refuse, or return a promise to decide later. */
+export type ServerCustomValidationHandler = (
+  args: WebSocketServerCustomValidationRequestedEventArgs,
+) => void | Promise<void>;
 
 export interface ConnectAsyncOptions {
   /** Aborting it cancels the connect with status OperationCanceled. */
@@ -38,6 +47,7 @@ export class ClientConnector {
     control: WebSocketControl,
     transport: { noDelay: boolean },
     options: ConnectAsyncOptions,
+    events: EventEmitter,
   ): Promise<ClientConnection> {
     if (this.phase === 'closed') throw illegalMethodCall('the WebSocket was closed; create a new one');
     if (this.phase !== 'idle') throw illegalMethodCall('connectAsync was already called on this WebSocket');
@@ -59,6 +69,10 @@ export class ClientConnector {
         headers: this.requestHeaders,
         connectTimeout: control.connectTimeout,
         signal,
+        ca: [...control.ca],
+        clientCertificate: control.clientCertificate,
+        ignorableCertificateErrors: [...control.ignorableServerCertificateErrors],
+        customValidation: customValidation(events),
         ...(control.outboundBufferSizeInBytes > 0
           ? { writableHighWaterMark: control.outboundBufferSizeInBytes }
           : {}),
@@ -94,4 +108,24 @@ export class ClientConnector {
     this.phase = 'closed';
     this.cancellation.abort();
   }
+}
+
+/**
+ * Raises serverCustomValidationRequested on the socket, if anyone listens, and waits for every handler
+ * (their promises and deferrals); any reject() refuses the server.
+ */
+function customValidation(
+  events: EventEmitter,
+): ((report: ServerCertificateReport) => Promise<void>) | undefined {
+  if (events.listenerCount('serverCustomValidationRequested') === 0) return undefined;
+  return async (report) => {
+    const args = new WebSocketServerCustomValidationRequestedEventArgs(report);
+    const results = events.listeners('serverCustomValidationRequested').map((handler) => {
+      return (handler as (args: WebSocketServerCustomValidationRequestedEventArgs) => unknown).call(
+        events,
+        args,
+      );
+    });
+    await args.decide(results);
+  };
 }

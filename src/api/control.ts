@@ -1,6 +1,10 @@
 // StreamWebSocketControl and the settings every client socket shares (WinRT IWebSocketControl and kin):
 // settable before connectAsync, an error after (E_ILLEGAL_METHOD_CALL) unless WinRT says otherwise.
 
+import type { Buffer } from 'node:buffer';
+
+import type { ChainValidationResult } from '../client/certificate-check.js';
+import type { ClientCertificate } from '../client/transport.js';
 import { illegalMethodCall, invalidArgument } from '../errors.js';
 import { MessageWebSocketReceiveMode, SocketMessageType } from './enums.js';
 
@@ -12,6 +16,15 @@ export class WebSocketControl {
   /** Subprotocols offered in Sec-WebSocket-Protocol, in order of preference. Read at connect. */
   readonly supportedProtocols: string[] = [];
 
+  /**
+   * wss: certificate errors to accept: Untrusted, Expired, InvalidName, IncompleteChain (others cannot
+   * be ignored). Empty by default: every error fails the connect. Read at connect.
+   */
+  readonly ignorableServerCertificateErrors: ChainValidationResult[] = [];
+
+  /** Trust anchors in PEM beyond the system's (a Node addition, like tls.connect's `ca`). Read at connect. */
+  readonly ca: (string | Buffer)[] = [];
+
   private connected = false;
   private outboundBufferSize = 0;
   private pongInterval = 0;
@@ -19,6 +32,7 @@ export class WebSocketControl {
   private connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT;
   private closeTimeoutMs = DEFAULT_CLOSE_TIMEOUT;
   private maxMessageSizeValue = Infinity;
+  private clientCertificateValue: ClientCertificate | null = null;
 
   /**
    * Bytes the socket may buffer before writes wait (WinRT maps it to SO_SNDBUF; here it is the socket's
@@ -62,6 +76,15 @@ export class WebSocketControl {
   set closeTimeout(value: number) {
     this.assertConfigurable('closeTimeout');
     this.closeTimeoutMs = positiveInteger('closeTimeout', value);
+  }
+
+  /** The certificate this client presents for mutual TLS: `{ cert, key, passphrase? }` or `{ pfx, passphrase? }`. */
+  get clientCertificate(): ClientCertificate | null {
+    return this.clientCertificateValue;
+  }
+  set clientCertificate(value: ClientCertificate | null) {
+    this.assertConfigurable('clientCertificate');
+    this.clientCertificateValue = value;
   }
 
   /** Largest message accepted, in bytes; a larger one closes the connection with 1009. Default: none. */

@@ -1,5 +1,12 @@
 // StreamWebSocketInformation / MessageWebSocketInformation: what is known about a socket, at any time.
 
+import type { X509Certificate } from 'node:crypto';
+
+import {
+  SocketSslErrorSeverity,
+  type ChainValidationResult,
+  type ServerCertificateReport,
+} from '../client/certificate-check.js';
 import type { BandwidthMeter, BandwidthStatistics } from '../connection/bandwidth-meter.js';
 
 export type { BandwidthStatistics };
@@ -17,6 +24,7 @@ export class WebSocketInformation {
   private local: string | null = null;
   private chosenProtocol: string | null = null;
   private meter: BandwidthMeter | undefined;
+  private certificate: ServerCertificateReport | undefined;
 
   /** The local IP address of the connection; null before connect. */
   get localAddress(): string | null {
@@ -42,10 +50,35 @@ export class WebSocketInformation {
     return this.meter?.bytesSent ?? 0;
   }
 
+  /** The server's certificate after a wss: connect; null otherwise. */
+  get serverCertificate(): X509Certificate | null {
+    return this.certificate?.certificate ?? null;
+  }
+
+  /** The intermediate certificates the server sent with it. */
+  get serverIntermediateCertificates(): readonly X509Certificate[] {
+    return this.certificate?.intermediates ?? [];
+  }
+
+  /** Every problem the default validation found (those the connect was allowed to ignore). */
+  get serverCertificateErrors(): readonly ChainValidationResult[] {
+    return this.certificate?.errors ?? [];
+  }
+
+  get serverCertificateErrorSeverity(): SocketSslErrorSeverity {
+    return this.certificate?.severity ?? SocketSslErrorSeverity.None;
+  }
+
   /** Filled in by the socket once the handshake is done. */
-  connected(localAddress: string | undefined, protocol: string | null, meter: BandwidthMeter): void {
+  connected(
+    localAddress: string | undefined,
+    protocol: string | null,
+    meter: BandwidthMeter,
+    certificate?: ServerCertificateReport,
+  ): void {
     this.local = localAddress ?? null;
     this.chosenProtocol = protocol ?? '';
     this.meter = meter;
+    this.certificate = certificate;
   }
 }

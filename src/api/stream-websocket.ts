@@ -1,8 +1,23 @@
 // StreamWebSocket (WinRT Windows.Networking.Sockets.StreamWebSocket): the client byte-stream socket.
 
-import { ClientConnector, type ConnectAsyncOptions } from './client-connector.js';
+import {
+  ClientConnector,
+  type ConnectAsyncOptions,
+  type ServerCustomValidationHandler,
+} from './client-connector.js';
 import { StreamWebSocketControl } from './control.js';
 import { StreamSocket } from './stream-socket.js';
+import type { WebSocketClosedEventArgs } from './websocket-base.js';
+
+/* eslint-disable @typescript-eslint/no-unsafe-declaration-merging -- the interface types the class's events, as @types/node does for its own emitters */
+export interface StreamWebSocket {
+  on(event: 'serverCustomValidationRequested', listener: ServerCustomValidationHandler): this;
+  on(event: 'closed', listener: (args: WebSocketClosedEventArgs) => void): this;
+  once(event: 'serverCustomValidationRequested', listener: ServerCustomValidationHandler): this;
+  once(event: 'closed', listener: (args: WebSocketClosedEventArgs) => void): this;
+  off(event: 'serverCustomValidationRequested', listener: ServerCustomValidationHandler): this;
+  off(event: 'closed', listener: (args: WebSocketClosedEventArgs) => void): this;
+}
 
 export class StreamWebSocket extends StreamSocket {
   /** Settings, fixed once connectAsync is called. */
@@ -26,6 +41,7 @@ export class StreamWebSocket extends StreamSocket {
       this.control,
       { noDelay: this.control.noDelay },
       options,
+      this,
     );
     this.open(opened, ClientConnector.connectionOptions(this.control));
   }

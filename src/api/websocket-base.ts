@@ -7,6 +7,7 @@ import type { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 
+import type { ServerCertificateReport } from '../client/certificate-check.js';
 import type { InboundSink } from '../connection/inbound-sink.js';
 import { WebSocketConnection, type CloseInfo, type ConnectionOptions } from '../connection/connection.js';
 import { invalidArgument } from '../errors.js';
@@ -21,6 +22,8 @@ export interface OpenedSocket {
   socket: Duplex & { localAddress?: string | undefined };
   head: Buffer;
   protocol: string | null;
+  /** The judgement of a wss: server's certificate (client sockets). */
+  certificate?: ServerCertificateReport | undefined;
 }
 
 /** The events every socket has (interface merging types them on the class). */
@@ -104,7 +107,12 @@ export abstract class WebSocketBase extends EventEmitter {
       options,
     );
     this.connection = connection;
-    this.information.connected(opened.socket.localAddress, opened.protocol, connection.meter);
+    this.information.connected(
+      opened.socket.localAddress,
+      opened.protocol,
+      connection.meter,
+      opened.certificate,
+    );
     if (this.closeRequested !== undefined) {
       connection.close(
         this.closeRequested.code === 1005 ? undefined : this.closeRequested.code,

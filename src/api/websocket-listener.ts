@@ -7,6 +7,7 @@
 import type { Buffer } from 'node:buffer';
 import { EventEmitter, once } from 'node:events';
 import type http from 'node:http';
+import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 
@@ -39,6 +40,11 @@ export interface WebSocketListenerOptions<Mode extends ListenerMode = 'stream'> 
   maxMessageSize?: number;
   /** Milliseconds to wait for a peer's close frame before dropping the connection. Default 10 000. */
   closeTimeout?: number;
+  /**
+   * Serve wss: from bindServiceNameAsync: the https.createServer options (key, cert, ca, requestCert…).
+   * A client certificate is then on `request.socket` in connectionReceived.
+   */
+  tls?: https.ServerOptions;
 }
 
 export interface ConnectionReceivedEventArgs<Mode extends ListenerMode = 'stream'> {
@@ -62,8 +68,9 @@ export interface WebSocketListener<Mode extends ListenerMode = 'stream'> {
 export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends EventEmitter {
   private readonly mode: ListenerMode;
   private readonly supportedProtocols: readonly string[];
-  private readonly options: Required<Omit<WebSocketListenerOptions, 'supportedProtocols' | 'mode'>>;
-  private server: http.Server | undefined;
+  private readonly options: Required<Omit<WebSocketListenerOptions, 'supportedProtocols' | 'mode' | 'tls'>>;
+  private readonly tlsOptions: https.ServerOptions | undefined;
+  private server: AnyHttpServer | undefined;
   private localPort: number | null = null;
   private readonly detachers: (() => void)[] = [];
   private readonly open = new Set<ServerStreamWebSocket | ServerMessageWebSocket>();
@@ -77,6 +84,7 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
     this.supportedProtocols = [...(options.supportedProtocols ?? [])];
     const problem = subprotocolsProblem(this.supportedProtocols);
     if (problem !== undefined) throw invalidArgument(problem);
+    this.tlsOptions = options.tls;
     this.options = {
       handshakeTimeout: options.handshakeTimeout ?? 10_000,
       maxHeaderSize: options.maxHeaderSize ?? 16_384,
@@ -94,9 +102,13 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
   async bindServiceNameAsync(port: number | string = 0, host?: string): Promise<void> {
     if (this.server !== undefined) throw illegalMethodCall('the listener is already bound');
     if (this.closing) throw illegalMethodCall('the listener was closed');
-    const server = createUpgradeServer(this.options, (request, socket, head) => {
-      this.handleUpgrade(request, socket, head);
-    });
+    const server = createUpgradeServer(
+      this.options,
+      (request, socket, head) => {
+        this.handleUpgrade(request, socket, head);
+      },
+      this.tlsOptions,
+    );
     this.server = server;
     server.listen(Number(port), host);
     try {

@@ -2,13 +2,26 @@
 
 import type { Buffer } from 'node:buffer';
 import type net from 'node:net';
+import tls from 'node:tls';
 
 import { HResult, operationCanceled, toWebSocketError, WebErrorStatus, WebSocketError } from '../errors.js';
 import { buildClientRequestHeaders, generateKey } from '../protocol/handshake.js';
+import {
+  certificateFailure,
+  checkServerCertificate,
+  trustAnchors,
+  type ChainValidationResult,
+  type ServerCertificateReport,
+} from './certificate-check.js';
 import { openTransport, type TransportOptions } from './transport.js';
+import { connectHost } from './websocket-url.js';
 import { requestUpgrade } from './upgrade.js';
 
 export interface ClientConnectOptions extends TransportOptions {
+  /** wss: certificate errors the application accepts (Untrusted, Expired, InvalidName, IncompleteChain). */
+  ignorableCertificateErrors?: readonly ChainValidationResult[];
+  /** Runs after the default certificate validation passed, before the upgrade; throws to refuse. */
+  customValidation?: ((report: ServerCertificateReport) => Promise<void>) | undefined;
   protocols: readonly string[];
   headers: readonly (readonly [string, string])[];
   /** Milliseconds for the whole connect: DNS, TCP, TLS and the handshake. */
@@ -20,6 +33,8 @@ export interface ClientConnection {
   socket: net.Socket;
   head: Buffer;
   protocol: string | null;
+  /** The server certificate's judgement, for wss: connections. */
+  certificate: ServerCertificateReport | undefined;
 }
 
 /** Opens a WebSocket connection; every failure is a WebSocketError. */
@@ -27,6 +42,8 @@ export async function connectWebSocket(options: ClientConnectOptions): Promise<C
   const deadline = new ConnectDeadline(options.connectTimeout, options.signal);
   try {
     const socket = await openTransport(options, deadline.signal);
+    const certificate =
+      socket instanceof tls.TLSSocket ? await validateServer(socket, options, deadline.signal) : undefined;
     const key = generateKey();
     const headers = buildClientRequestHeaders({
       url: options.url,
@@ -43,12 +60,44 @@ export async function connectWebSocket(options: ClientConnectOptions): Promise<C
       { url: options.url, headers, key, protocols: options.protocols },
       deadline.signal,
     );
-    return { socket: upgraded, head, protocol };
+    return { socket: upgraded, head, protocol, certificate };
   } catch (error) {
     throw deadline.explain(error);
   } finally {
     deadline.dispose();
   }
+}
+
+/** Judges the server certificate, then lets the application's custom validation have its say. */
+async function validateServer(
+  socket: tls.TLSSocket,
+  options: ClientConnectOptions,
+  signal: AbortSignal,
+): Promise<ServerCertificateReport> {
+  const report = checkServerCertificate(socket, connectHost(options.url), trustAnchors(options.ca ?? []));
+  const failure = certificateFailure(report, options.ignorableCertificateErrors ?? []);
+  try {
+    if (failure !== undefined) throw failure;
+    if (options.customValidation !== undefined) await abortable(options.customValidation(report), signal);
+  } catch (error) {
+    socket.destroy();
+    throw error;
+  }
+  return report;
+}
+
+/** Settles like `promise`, or rejects with the signal's reason once it aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    };
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => {
+      signal.removeEventListener('abort', onAbort);
+    });
+  });
 }
 
 /** One AbortSignal for the caller's signal and the connect timeout, and which of them fired. */

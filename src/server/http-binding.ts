@@ -3,7 +3,7 @@
 
 import type { Buffer } from 'node:buffer';
 import http from 'node:http';
-import type https from 'node:https';
+import https from 'node:https';
 import type { Duplex } from 'node:stream';
 
 import { invalidArgument } from '../errors.js';
@@ -19,14 +19,25 @@ export interface HttpLimits {
   maxHeaderSize: number;
 }
 
-/** An HTTP server whose only job is WebSocket upgrades: plain requests get 426 Upgrade Required. */
-export function createUpgradeServer(limits: HttpLimits, onUpgrade: UpgradeHandler): http.Server {
-  const server = http.createServer({
+/**
+ * An HTTP (or, with TLS options, HTTPS) server whose only job is WebSocket upgrades: plain requests get
+ * 426 Upgrade Required.
+ */
+export function createUpgradeServer(
+  limits: HttpLimits,
+  onUpgrade: UpgradeHandler,
+  tlsOptions?: https.ServerOptions,
+): AnyHttpServer {
+  const serverOptions = {
     maxHeaderSize: limits.maxHeaderSize,
     headersTimeout: limits.handshakeTimeout,
     requestTimeout: limits.handshakeTimeout,
     connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.handshakeTimeout / 4))),
-  });
+  };
+  const server =
+    tlsOptions === undefined
+      ? http.createServer(serverOptions)
+      : https.createServer({ ...tlsOptions, ...serverOptions });
   server.on('request', (request: http.IncomingMessage, response: http.ServerResponse) => {
     request.resume();
     response.writeHead(426, { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', Connection: 'close' });
