@@ -24,7 +24,10 @@ export {
 export { WebSocketInformation, type BandwidthStatistics } from './api/information.js';
 export type { WebSocketClosedEventArgs } from './api/websocket-base.js';
 export type { ConnectAsyncOptions, ServerCustomValidationHandler } from './api/client-connector.js';
-export { WebSocketServerCustomValidationRequestedEventArgs, type Deferral } from './api/server-custom-validation.js';
+export {
+  WebSocketServerCustomValidationRequestedEventArgs,
+  type Deferral,
+} from './api/server-custom-validation.js';
 export type { ClientCertificate } from './client/transport.js';
 export {
   ChainValidationResult,

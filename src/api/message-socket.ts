@@ -10,7 +10,7 @@ import type { IncomingMessage } from '../connection/incoming-message.js';
 import { IncomingMessageQueue } from '../connection/message-queue.js';
 import { OutgoingMessageStream } from '../connection/outgoing-message-stream.js';
 import type { OutboundMessage } from '../connection/outbound-message.js';
-import { OutputStream } from '../connection/output-stream.js';
+import { OutputStream, type PreparedMessage } from '../connection/output-stream.js';
 import {
   illegalMethodCall,
   invalidArgument,
@@ -52,15 +52,24 @@ export abstract class MessageSocket extends WebSocketBase {
 
   private readonly queue = new IncomingMessageQueue();
   private consumer: 'messageReceived' | 'messages()' | undefined;
-  private fragmented: { message: OutboundMessage; utf8: Utf8Validator | undefined } | undefined;
+  private pumping = false;
+  /** A message taken while the last messageReceived listener went away: the next listener gets it. */
+  private held: IncomingMessage | undefined;
+  /** The message that sendNonfinalFrameAsync started, until sendFinalFrameAsync ends it. */
+  private fragmented:
+    { message: OutboundMessage; type: SocketMessageType; utf8: Utf8Validator | undefined } | undefined;
 
   constructor() {
     super();
     this.outputStream.on('error', ignore);
     this.on('newListener', (event: string | symbol) => {
-      if (event !== 'messageReceived' || this.consumer === 'messageReceived') return;
+      if (event !== 'messageReceived' || this.pumping) return;
       this.claim('messageReceived');
-      this.pumpEvents().catch(ignore);
+      this.pumping = true;
+      // The listener is added right after this event: start on the next tick, when it is there.
+      process.nextTick(() => {
+        this.pumpEvents().catch(ignore);
+      });
     });
   }
 
@@ -69,7 +78,7 @@ export abstract class MessageSocket extends WebSocketBase {
 
   protected override open(opened: OpenedSocket, options: ConnectionOptions): void {
     const connection = this.bindConnection(opened, this.queue, options);
-    this.outputStream.bind((payload) => this.sendWhole(connection, payload));
+    this.outputStream.bind((payload) => this.prepareWhole(connection, payload));
   }
 
   /**
@@ -109,16 +118,16 @@ export abstract class MessageSocket extends WebSocketBase {
 
   private async sendFragment(data: Uint8Array, fin: boolean): Promise<number> {
     const connection = this.requireConnection();
-    const type = this.messageSettings.messageType;
-    this.fragmented ??= {
-      message: connection.openMessage(opcodeOf(type)),
-      utf8: type === SocketMessageType.Utf8 ? new Utf8Validator() : undefined,
-    };
-    const { message, utf8 } = this.fragmented;
-    if (utf8 !== undefined && (!utf8.write(data) || (fin && !utf8.end()))) {
+    const type = this.fragmented?.type ?? this.messageSettings.messageType;
+    // Tried on a copy: a rejected fragment is not sent, so it must not count.
+    const validator =
+      this.fragmented?.utf8 ?? (type === SocketMessageType.Utf8 ? new Utf8Validator() : undefined);
+    const trial = validator?.clone();
+    if (trial !== undefined && (!trial.write(data) || (fin && !trial.end()))) {
       throw invalidArgument('a text message must be valid UTF-8');
     }
-    if (fin) this.fragmented = undefined;
+    const message = this.fragmented?.message ?? connection.openMessage(opcodeOf(type));
+    this.fragmented = fin ? undefined : { message, type, utf8: trial };
     await message
       .write(Buffer.from(data.buffer, data.byteOffset, data.length), fin)
       .catch((error: unknown) => {
@@ -127,12 +136,13 @@ export abstract class MessageSocket extends WebSocketBase {
     return data.length;
   }
 
-  private sendWhole(connection: WebSocketConnection, payload: Buffer): Promise<void> {
+  /** A whole message of the type in force now; a text message must be valid UTF-8. */
+  private prepareWhole(connection: WebSocketConnection, payload: Buffer): PreparedMessage | WebSocketError {
     const type = this.messageSettings.messageType;
     if (type === SocketMessageType.Utf8 && !isValidUtf8(payload)) {
-      return Promise.reject(invalidArgument('a text message must be valid UTF-8'));
+      return invalidArgument('a text message must be valid UTF-8');
     }
-    return connection.sendMessage(opcodeOf(type), payload);
+    return () => connection.sendMessage(opcodeOf(type), payload);
   }
 
   private requireConnection(): WebSocketConnection {
@@ -156,12 +166,15 @@ export abstract class MessageSocket extends WebSocketBase {
     }
   }
 
-  /** Raises messageReceived for each message, awaiting async handlers before reading on. */
+  /**
+   * Raises messageReceived for each message, awaiting async handlers before reading on. Stops while no
+   * listener is attached (after once(), or off()), keeping the message it took for the next listener.
+   */
   private async pumpEvents(): Promise<void> {
     for (;;) {
       let message: IncomingMessage | null;
       try {
-        message = await this.queue.next();
+        message = this.held ?? (await this.queue.next());
       } catch (error) {
         // WinRT raises the event for a message that could not be received; its getters throw.
         const failure = toWebSocketError(error);
@@ -172,7 +185,13 @@ export abstract class MessageSocket extends WebSocketBase {
         }
         return;
       }
+      this.held = undefined;
       if (message === null) return;
+      if (this.listenerCount('messageReceived') === 0) {
+        this.held = message;
+        this.pumping = false;
+        return;
+      }
       if (this.messageSettings.receiveMode === MessageWebSocketReceiveMode.PartialMessage) {
         await this.deliverPieces(message);
       } else {

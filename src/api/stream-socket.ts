@@ -28,7 +28,7 @@ export abstract class StreamSocket extends WebSocketBase {
 
   protected override open(opened: OpenedSocket, options: ConnectionOptions): void {
     const connection = this.bindConnection(opened, this.inputStream, options);
-    this.outputStream.bind((payload) => connection.sendMessage(Opcode.Binary, payload));
+    this.outputStream.bind((payload) => () => connection.sendMessage(Opcode.Binary, payload));
   }
 
   protected override onCloseRequested(): void {

@@ -159,7 +159,7 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
   }
 
   onMessageEnd(): void {
-    if (this.inboundOpen) this.sink.messageEnd();
+    if (this.inboundOpen && !this.sink.messageEnd()) this.pauseReading();
   }
 
   onPing(payload: Buffer): void {

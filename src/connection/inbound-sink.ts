@@ -20,7 +20,8 @@ export interface InboundSink {
   messageStart(type: DataOpcode): void;
   /** A section of the current message (a view of received bytes). False: stop reading for now. */
   messageData(section: Buffer): boolean;
-  messageEnd(): void;
+  /** The current message is complete. False: stop reading for now (too much is waiting). */
+  messageEnd(): boolean;
   /**
    * No more messages. `error` is undefined after the peer's close frame (a clean end), else it is why
    * reading failed: a protocol violation, a lost connection, or cancellation by a local close.

@@ -45,8 +45,9 @@ export class InputStream extends Readable implements InboundSink {
     return this.push(section);
   }
 
-  messageEnd(): void {
-    // As above.
+  messageEnd(): boolean {
+    // As above: the byte stream's own high-water mark governs.
+    return true;
   }
 
   finish(error: WebSocketError | undefined): void {

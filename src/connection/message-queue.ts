@@ -12,6 +12,9 @@ import { IncomingMessage, type MessageReader } from './incoming-message.js';
 
 export const MESSAGE_HIGH_WATER_MARK = 1024 * 1024;
 
+/** What a waiting message costs beyond its bytes, so that a flood of empty messages is bounded too. */
+const MESSAGE_OVERHEAD = 1024;
+
 export class IncomingMessageQueue implements InboundSink, MessageReader {
   private resumer: ReadResumer | undefined;
   /** The message whose frames are arriving, if one is. */
@@ -25,6 +28,9 @@ export class IncomingMessageQueue implements InboundSink, MessageReader {
   }[] = [];
   private ended = false;
   private failure: WebSocketError | undefined;
+  /** Bytes (and per-message overhead) held by messages nobody has taken yet. */
+  private waitingBytes = 0;
+  private readonly charged = new WeakMap<IncomingMessage, number>();
 
   constructor(private readonly highWaterMark = MESSAGE_HIGH_WATER_MARK) {}
 
@@ -35,7 +41,10 @@ export class IncomingMessageQueue implements InboundSink, MessageReader {
   /** The next message; null once the peer closed cleanly. Rejects when the connection failed. */
   next(): Promise<IncomingMessage | null> {
     // The previous message is done with: whatever of it is still to come is dropped.
-    if (this.handedOut !== undefined && !this.handedOut.readableEnded) this.handedOut.destroy();
+    if (this.handedOut !== undefined && !this.handedOut.readableEnded) {
+      this.handedOut.destroy();
+      this.wantMore();
+    }
     this.handedOut = undefined;
     const message = this.waiting.shift();
     if (message !== undefined) return Promise.resolve(this.handOut(message));
@@ -47,7 +56,7 @@ export class IncomingMessageQueue implements InboundSink, MessageReader {
   }
 
   wantMore(): void {
-    if (this.waitingBytes() < this.highWaterMark) this.resumer?.resumeReading();
+    if (this.waitingBytes < this.highWaterMark) this.resumer?.resumeReading();
   }
 
   messageStart(opcode: DataOpcode): void {
@@ -56,21 +65,27 @@ export class IncomingMessageQueue implements InboundSink, MessageReader {
     message.on('error', ignore);
     this.receiving = message;
     const taker = this.takers.shift();
-    if (taker === undefined) this.waiting.push(message);
-    else taker.resolve(this.handOut(message));
+    if (taker === undefined) {
+      this.waiting.push(message);
+      this.charge(message, MESSAGE_OVERHEAD);
+    } else {
+      taker.resolve(this.handOut(message));
+    }
   }
 
   messageData(section: Buffer): boolean {
     const message = this.receiving!;
     // A message its reader destroyed (a `break` out of `for await`) takes no more: the rest is dropped.
     if (message.destroyed) return true;
-    return message.push(section) && this.waitingBytes() < this.highWaterMark;
+    if (this.charged.has(message)) this.charge(message, section.length);
+    return message.push(section) && this.waitingBytes < this.highWaterMark;
   }
 
-  messageEnd(): void {
+  messageEnd(): boolean {
     const message = this.receiving!;
     this.receiving = undefined;
     if (!message.destroyed) message.push(null);
+    return this.waitingBytes < this.highWaterMark;
   }
 
   finish(error: WebSocketError | undefined): void {
@@ -89,15 +104,16 @@ export class IncomingMessageQueue implements InboundSink, MessageReader {
 
   private handOut(message: IncomingMessage): IncomingMessage {
     this.handedOut = message;
-    this.resumer?.resumeReading();
+    this.waitingBytes -= this.charged.get(message) ?? 0;
+    this.charged.delete(message);
+    this.wantMore();
     return message;
   }
 
-  /** Bytes held by messages nobody has taken yet. */
-  private waitingBytes(): number {
-    let bytes = 0;
-    for (const message of this.waiting) bytes += message.readableLength;
-    return bytes;
+  /** Counts what a waiting message holds against the high-water mark. */
+  private charge(message: IncomingMessage, bytes: number): void {
+    this.charged.set(message, (this.charged.get(message) ?? 0) + bytes);
+    this.waitingBytes += bytes;
   }
 }
 

@@ -1,16 +1,24 @@
 // The write side of a WebSocket as a Node Writable with WinRT's writeAsync/flushAsync on top: each write
 // is sent as one whole message, and a write completes once the socket can take more (backpressure).
 
-import type { Buffer } from 'node:buffer';
+import { Buffer } from 'node:buffer';
 import { Writable } from 'node:stream';
 
 import { closedError, illegalMethodCall, toWebSocketError, type WebSocketError } from '../errors.js';
 
-/** Sends one whole message; the output stream does not know about connections. */
-export type MessageSender = (payload: Buffer) => Promise<void>;
+/** A message ready to go: sends it when its turn comes. */
+export type PreparedMessage = () => Promise<void>;
+
+/**
+ * Turns a write into a message when the write is made (so the message's type is the one in force at that
+ * moment), or says why it cannot be sent.
+ */
+export type MessagePreparer = (payload: Buffer) => PreparedMessage | WebSocketError;
 
 export class OutputStream extends Writable {
-  private sendMessage: MessageSender | undefined;
+  private prepare: MessagePreparer | undefined;
+  /** Messages prepared by writeAsync, found again by their chunk when the Writable gets to them. */
+  private readonly prepared = new WeakMap<Buffer, PreparedMessage>();
   private flushWaiters: { resolve: (flushed: boolean) => void; reject: (error: Error) => void }[] = [];
 
   constructor() {
@@ -18,16 +26,17 @@ export class OutputStream extends Writable {
   }
 
   /** Connects the stream to its socket. Until then a write fails: the socket is not connected yet. */
-  bind(sendMessage: MessageSender): void {
-    this.sendMessage = sendMessage;
+  bind(prepare: MessagePreparer): void {
+    this.prepare = prepare;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (this.sendMessage === undefined) {
-      callback(illegalMethodCall('the WebSocket is not connected yet'));
+    const message = this.prepared.get(chunk) ?? this.prepareMessage(chunk);
+    if (typeof message !== 'function') {
+      callback(message);
       return;
     }
-    this.sendMessage(chunk).then(
+    message().then(
       () => {
         callback();
         if (this.writableLength === 0) this.settleFlushWaiters(undefined);
@@ -52,13 +61,20 @@ export class OutputStream extends Writable {
     callback(error);
   }
 
-  /** Sends data as one message (WinRT IOutputStream.WriteAsync); resolves to the number of bytes written. */
+  /**
+   * Sends data as one message (WinRT IOutputStream.WriteAsync); resolves to the number of bytes written.
+   * A write that cannot be sent (not connected, not valid for the message type) is rejected without
+   * harming the stream.
+   */
   writeAsync(data: Uint8Array): Promise<number> {
     if (this.destroyed) return Promise.reject(closedError('the WebSocket is closed'));
+    const chunk = Buffer.from(data.buffer, data.byteOffset, data.length);
+    const message = this.prepareMessage(chunk);
+    if (typeof message !== 'function') return Promise.reject(message);
+    this.prepared.set(chunk, message);
     return new Promise((resolve, reject) => {
-      const bytes = data.length;
-      this.write(data, (error) => {
-        if (error === null || error === undefined) resolve(bytes);
+      this.write(chunk, (error) => {
+        if (error === null || error === undefined) resolve(chunk.length);
         else reject(toWebSocketError(error));
       });
     });
@@ -72,6 +88,11 @@ export class OutputStream extends Writable {
     return new Promise((resolve, reject) => {
       this.flushWaiters.push({ resolve, reject });
     });
+  }
+
+  private prepareMessage(chunk: Buffer): PreparedMessage | WebSocketError {
+    if (this.prepare === undefined) return illegalMethodCall('the WebSocket is not connected yet');
+    return this.prepare(chunk);
   }
 
   private settleFlushWaiters(error: WebSocketError | undefined): void {

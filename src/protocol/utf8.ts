@@ -44,7 +44,8 @@ export class Utf8Validator {
 
   /**
    * Feeds the next bytes. Returns false as soon as they cannot be part of valid UTF-8 (including a
-   * sequence that is already invalid though incomplete, such as E0 80).
+   * sequence that is already invalid though incomplete, such as E0 80); the state is then left as it was
+   * before the call.
    */
   write(bytes: Uint8Array): boolean {
     const length = bytes.length;
@@ -53,16 +54,16 @@ export class Utf8Validator {
     // Finish a code point left open by the previous section.
     while (state !== ACCEPT && index < length) {
       state = TRANSITIONS[state * 256 + bytes[index]!]!;
-      if (state === REJECT) return this.reject();
+      if (state === REJECT) return false;
       index++;
     }
     if (index < length) {
       // The bulk goes to the native validator; only a code point cut at the end is walked by hand.
       const tailStart = startOfLastCodePoint(bytes, index);
-      if (tailStart > index && !isUtf8(bytes.subarray(index, tailStart))) return this.reject();
+      if (tailStart > index && !isUtf8(bytes.subarray(index, tailStart))) return false;
       for (index = tailStart; index < length; index++) {
         state = TRANSITIONS[state * 256 + bytes[index]!]!;
-        if (state === REJECT) return this.reject();
+        if (state === REJECT) return false;
       }
     }
     this.state = state;
@@ -76,9 +77,11 @@ export class Utf8Validator {
     return complete;
   }
 
-  private reject(): false {
-    this.state = ACCEPT;
-    return false;
+  /** A validator in the same state, to try bytes without committing to them. */
+  clone(): Utf8Validator {
+    const copy = new Utf8Validator();
+    copy.state = this.state;
+    return copy;
   }
 }
 

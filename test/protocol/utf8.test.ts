@@ -179,7 +179,7 @@ void describe('Utf8Validator', () => {
     }
   });
 
-  void it('starts afresh after end() and after a rejection', () => {
+  void it('starts afresh after end(); a rejected write leaves the state as it was', () => {
     const validator = new Utf8Validator();
     assert.equal(validator.write(Uint8Array.of(0xe2, 0x82)), true);
     assert.equal(validator.end(), false);
@@ -188,7 +188,9 @@ void describe('Utf8Validator', () => {
     assert.equal(validator.end(), true);
     assert.equal(validator.write(Uint8Array.of(0xc3)), true);
     assert.equal(validator.write(Uint8Array.of(0x41)), false);
-    assert.equal(validator.write(Uint8Array.of(0xc3, 0xa9)), true);
+    // Still inside the C3 sequence: its continuation is accepted, a new lead byte is not.
+    assert.equal(validator.clone().write(Uint8Array.of(0xc3, 0xa9)), false);
+    assert.equal(validator.write(Uint8Array.of(0xa9)), true);
     assert.equal(validator.end(), true);
   });
 

@@ -1,0 +1,131 @@
+// Forward proxies: which one a URL goes through (control.proxy, else the environment as curl reads it),
+// and the CONNECT tunnel through it, answering a 407 with the proxy credential.
+
+import { Buffer } from 'node:buffer';
+import http from 'node:http';
+import type net from 'node:net';
+
+import { HandshakeError } from '../protocol/handshake.js';
+import { authorizationFor, parseChallenges, type PasswordCredential } from './http-auth.js';
+import { connectHost, connectPort } from './websocket-url.js';
+
+/**
+ * The proxy for `url`: `configured` when it is a URL, none when it is null, else from the environment
+ * as curl reads it: ws: uses http_proxy (lower case only, as curl), wss: uses https_proxy or
+ * HTTPS_PROXY; all_proxy/ALL_PROXY otherwise; no_proxy/NO_PROXY lists hosts that go direct.
+ */
+export function proxyFor(
+  url: URL,
+  configured: string | URL | null | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): URL | undefined {
+  if (configured === null) return undefined;
+  if (configured !== undefined) return parseProxyUrl(String(configured));
+  const fromEnv =
+    (url.protocol === 'wss:' ? (env.https_proxy ?? env.HTTPS_PROXY) : env.http_proxy) ??
+    env.all_proxy ??
+    env.ALL_PROXY;
+  if (fromEnv === undefined || fromEnv === '') return undefined;
+  if (bypassesProxy(url, env.no_proxy ?? env.NO_PROXY ?? '')) return undefined;
+  return parseProxyUrl(fromEnv);
+}
+
+function parseProxyUrl(text: string): URL {
+  const proxy = new URL(text.includes('://') ? text : `http://${text}`);
+  if (proxy.protocol !== 'http:')
+    throw new TypeError(`only http:// proxies are supported, not ${proxy.protocol}`);
+  return proxy;
+}
+
+/** curl's NO_PROXY: '*', or host names matching as suffixes at a dot, optionally with a port. */
+function bypassesProxy(url: URL, noProxy: string): boolean {
+  const host = connectHost(url).toLowerCase();
+  const port = connectPort(url);
+  return noProxy
+    .split(/[\s,]+/)
+    .filter((entry) => entry !== '')
+    .some((entry) => {
+      if (entry === '*') return true;
+      const [pattern = '', entryPort] = entry.startsWith('[')
+        ? [entry.slice(1, entry.indexOf(']')), entry.split(']:')[1]]
+        : entry.split(':');
+      if (entryPort !== undefined && Number(entryPort) !== port) return false;
+      const name = pattern.replace(/^\*?\./, '').toLowerCase();
+      return host === name || host.endsWith(`.${name}`);
+    });
+}
+
+export interface TunnelOptions {
+  proxy: URL;
+  target: URL;
+  credential: PasswordCredential | null;
+  signal: AbortSignal;
+}
+
+/**
+ * Opens a CONNECT tunnel to the target's host and port. A 407 is answered once with the credential (on
+ * a new connection); without one, or refused again, it fails with the proxy's status.
+ */
+export async function openTunnel(options: TunnelOptions): Promise<net.Socket> {
+  const authority = `${connectHost(options.target).includes(':') ? `[${connectHost(options.target)}]` : connectHost(options.target)}:${connectPort(options.target)}`;
+  let authorization: string | undefined;
+  if (options.proxy.username !== '') {
+    authorization = `Basic ${Buffer.from(`${decodeURIComponent(options.proxy.username)}:${decodeURIComponent(options.proxy.password)}`).toString('base64')}`;
+  }
+  for (let attempt = 0; ; attempt++) {
+    const outcome = await connectThrough(options.proxy, authority, authorization, options.signal);
+    if ('socket' in outcome) return outcome.socket;
+    const answer =
+      outcome.status === 407 && attempt === 0 && options.credential !== null
+        ? authorizationFor(parseChallenges(outcome.challenge), options.credential, 'CONNECT', authority)
+        : undefined;
+    if (answer === undefined) {
+      throw new HandshakeError(
+        `the proxy answered ${outcome.status} to CONNECT ${authority}`,
+        outcome.status,
+      );
+    }
+    authorization = answer;
+  }
+}
+
+type ConnectOutcome = { socket: net.Socket } | { status: number; challenge: string | string[] | undefined };
+
+function connectThrough(
+  proxy: URL,
+  authority: string,
+  authorization: string | undefined,
+  signal: AbortSignal,
+): Promise<ConnectOutcome> {
+  return new Promise((resolve, reject) => {
+    const request = http.request({
+      host: proxy.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(proxy.port === '' ? 80 : proxy.port),
+      method: 'CONNECT',
+      path: authority,
+      headers: {
+        Host: authority,
+        ...(authorization === undefined ? {} : { 'Proxy-Authorization': authorization }),
+      },
+      agent: false,
+      signal,
+    });
+    request.once('connect', (response: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      if (response.statusCode === 200) {
+        if (head.length > 0) socket.unshift(head);
+        resolve({ socket });
+        return;
+      }
+      socket.destroy();
+      resolve({ status: response.statusCode ?? 0, challenge: response.headers['proxy-authenticate'] });
+    });
+    request.once('response', (response: http.IncomingMessage) => {
+      // Some proxies answer a refused CONNECT as an ordinary response.
+      response.resume();
+      request.destroy();
+      resolve({ status: response.statusCode ?? 0, challenge: response.headers['proxy-authenticate'] });
+    });
+    request.once('error', reject);
+    request.end();
+  });
+}
