@@ -29,6 +29,7 @@ export {
   type Deferral,
 } from './api/server-custom-validation.js';
 export type { ClientCertificate } from './client/transport.js';
+export { parseBasicAuthorization, type PasswordCredential } from './client/http-auth.js';
 export {
   ChainValidationResult,
   MessageWebSocketReceiveMode,

@@ -7,6 +7,7 @@ import type { ServerCertificateReport } from '../client/certificate-check.js';
 import type { ClientConnection } from '../client/connect.js';
 import type { ConnectionOptions } from '../connection/connection.js';
 import { connectWebSocket } from '../client/connect.js';
+import { proxyFor } from '../client/proxy.js';
 import { parseWebSocketUrl } from '../client/websocket-url.js';
 import { illegalMethodCall, invalidArgument, operationCanceled } from '../errors.js';
 import { requestHeaderProblem, subprotocolsProblem } from '../protocol/handshake.js';
@@ -52,6 +53,12 @@ export class ClientConnector {
     if (this.phase === 'closed') throw illegalMethodCall('the WebSocket was closed; create a new one');
     if (this.phase !== 'idle') throw illegalMethodCall('connectAsync was already called on this WebSocket');
     const url = parseWebSocketUrl(uri);
+    let proxy: URL | undefined;
+    try {
+      proxy = proxyFor(url, control.proxy);
+    } catch (cause) {
+      throw invalidArgument(`control.proxy is not usable: ${String(cause)}`, cause);
+    }
     const protocols = [...control.supportedProtocols];
     const problem = subprotocolsProblem(protocols);
     if (problem !== undefined) throw invalidArgument(problem);
@@ -69,6 +76,9 @@ export class ClientConnector {
         headers: this.requestHeaders,
         connectTimeout: control.connectTimeout,
         signal,
+        proxy,
+        proxyCredential: control.proxyCredential,
+        serverCredential: control.serverCredential,
         ca: [...control.ca],
         clientCertificate: control.clientCertificate,
         ignorableCertificateErrors: [...control.ignorableServerCertificateErrors],

@@ -4,6 +4,7 @@
 import type { Buffer } from 'node:buffer';
 
 import type { ChainValidationResult } from '../client/certificate-check.js';
+import type { PasswordCredential } from '../client/http-auth.js';
 import type { ClientCertificate } from '../client/transport.js';
 import { illegalMethodCall, invalidArgument } from '../errors.js';
 import { MessageWebSocketReceiveMode, SocketMessageType } from './enums.js';
@@ -33,6 +34,9 @@ export class WebSocketControl {
   private closeTimeoutMs = DEFAULT_CLOSE_TIMEOUT;
   private maxMessageSizeValue = Infinity;
   private clientCertificateValue: ClientCertificate | null = null;
+  private serverCredentialValue: PasswordCredential | null = null;
+  private proxyCredentialValue: PasswordCredential | null = null;
+  private proxyValue: string | null | undefined = undefined;
 
   /**
    * Bytes the socket may buffer before writes wait (WinRT maps it to SO_SNDBUF; here it is the socket's
@@ -85,6 +89,40 @@ export class WebSocketControl {
   set clientCertificate(value: ClientCertificate | null) {
     this.assertConfigurable('clientCertificate');
     this.clientCertificateValue = value;
+  }
+
+  /**
+   * Credential for the server's HTTP authentication: a 401 on the upgrade is answered with Basic or
+   * Digest (MD5, SHA-256), once, to the URL's own host only.
+   */
+  get serverCredential(): PasswordCredential | null {
+    return this.serverCredentialValue;
+  }
+  set serverCredential(value: PasswordCredential | null) {
+    this.assertConfigurable('serverCredential');
+    this.serverCredentialValue = value;
+  }
+
+  /** Credential for the forward proxy: a 407 on CONNECT is answered with Basic or Digest. */
+  get proxyCredential(): PasswordCredential | null {
+    return this.proxyCredentialValue;
+  }
+  set proxyCredential(value: PasswordCredential | null) {
+    this.assertConfigurable('proxyCredential');
+    this.proxyCredentialValue = value;
+  }
+
+  /**
+   * The forward proxy, an http:// URL (a Node addition); null connects directly. Undefined (the default)
+   * takes it from the environment as curl does: http_proxy for ws:, https_proxy/HTTPS_PROXY for wss:,
+   * all_proxy/ALL_PROXY otherwise, except for hosts in no_proxy/NO_PROXY.
+   */
+  get proxy(): string | null | undefined {
+    return this.proxyValue;
+  }
+  set proxy(value: string | null | undefined) {
+    this.assertConfigurable('proxy');
+    this.proxyValue = value;
   }
 
   /** Largest message accepted, in bytes; a larger one closes the connection with 1009. Default: none. */

@@ -45,6 +45,13 @@ export interface WebSocketListenerOptions<Mode extends ListenerMode = 'stream'> 
    * A client certificate is then on `request.socket` in connectionReceived.
    */
   tls?: https.ServerOptions;
+  /**
+   * Decides whether an upgrade request may proceed (it sees the headers, e.g. Authorization). False
+   * answers 401 with `authenticationChallenge`; a thrown error answers 500.
+   */
+  authenticate?: (request: http.IncomingMessage) => boolean | Promise<boolean>;
+  /** The WWW-Authenticate challenge of that 401. Default: `Basic realm="WebSocket", charset="UTF-8"`. */
+  authenticationChallenge?: string;
 }
 
 export interface ConnectionReceivedEventArgs<Mode extends ListenerMode = 'stream'> {
@@ -68,8 +75,15 @@ export interface WebSocketListener<Mode extends ListenerMode = 'stream'> {
 export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends EventEmitter {
   private readonly mode: ListenerMode;
   private readonly supportedProtocols: readonly string[];
-  private readonly options: Required<Omit<WebSocketListenerOptions, 'supportedProtocols' | 'mode' | 'tls'>>;
+  private readonly options: Required<
+    Omit<
+      WebSocketListenerOptions,
+      'supportedProtocols' | 'mode' | 'tls' | 'authenticate' | 'authenticationChallenge'
+    >
+  >;
   private readonly tlsOptions: https.ServerOptions | undefined;
+  private readonly authenticate: WebSocketListenerOptions['authenticate'];
+  private readonly challenge: string;
   private server: AnyHttpServer | undefined;
   private localPort: number | null = null;
   private readonly detachers: (() => void)[] = [];
@@ -85,6 +99,8 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
     const problem = subprotocolsProblem(this.supportedProtocols);
     if (problem !== undefined) throw invalidArgument(problem);
     this.tlsOptions = options.tls;
+    this.authenticate = options.authenticate;
+    this.challenge = options.authenticationChallenge ?? 'Basic realm="WebSocket", charset="UTF-8"';
     this.options = {
       handshakeTimeout: options.handshakeTimeout ?? 10_000,
       maxHeaderSize: options.maxHeaderSize ?? 16_384,
@@ -141,6 +157,23 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
       rejectUpgrade(socket, 503, 'no application is accepting WebSocket connections');
       return;
     }
+    if (this.authenticate === undefined) {
+      this.accept(request, socket, head);
+      return;
+    }
+    Promise.resolve(this.authenticate(request)).then(
+      (allowed) => {
+        if (!socket.writable) return;
+        if (allowed) this.accept(request, socket, head);
+        else rejectUpgrade(socket, 401, 'authentication required', { 'WWW-Authenticate': this.challenge });
+      },
+      () => {
+        rejectUpgrade(socket, 500, 'the authentication check failed');
+      },
+    );
+  }
+
+  private accept(request: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     const accepted = acceptUpgrade(request, socket, head, this.supportedProtocols);
     if (accepted === undefined) return;
     const connectionOptions = {

@@ -5,7 +5,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 
 import { HResult, operationCanceled, toWebSocketError, WebErrorStatus, WebSocketError } from '../errors.js';
-import { buildClientRequestHeaders, generateKey } from '../protocol/handshake.js';
+import { buildClientRequestHeaders, generateKey, HandshakeError } from '../protocol/handshake.js';
 import {
   certificateFailure,
   checkServerCertificate,
@@ -13,11 +13,14 @@ import {
   type ChainValidationResult,
   type ServerCertificateReport,
 } from './certificate-check.js';
+import { authorizationFor, parseChallenges, type PasswordCredential } from './http-auth.js';
 import { openTransport, type TransportOptions } from './transport.js';
 import { connectHost } from './websocket-url.js';
 import { requestUpgrade } from './upgrade.js';
 
 export interface ClientConnectOptions extends TransportOptions {
+  /** Answers a 401 on the upgrade with Basic or Digest (control.serverCredential). */
+  serverCredential?: PasswordCredential | null;
   /** wss: certificate errors the application accepts (Untrusted, Expired, InvalidName, IncompleteChain). */
   ignorableCertificateErrors?: readonly ChainValidationResult[];
   /** Runs after the default certificate validation passed, before the upgrade; throws to refuse. */
@@ -41,31 +44,49 @@ export interface ClientConnection {
 export async function connectWebSocket(options: ClientConnectOptions): Promise<ClientConnection> {
   const deadline = new ConnectDeadline(options.connectTimeout, options.signal);
   try {
-    const socket = await openTransport(options, deadline.signal);
-    const certificate =
-      socket instanceof tls.TLSSocket ? await validateServer(socket, options, deadline.signal) : undefined;
-    const key = generateKey();
-    const headers = buildClientRequestHeaders({
-      url: options.url,
-      key,
-      protocols: options.protocols,
-      extraHeaders: options.headers,
-    });
-    const {
-      head,
-      protocol,
-      socket: upgraded,
-    } = await requestUpgrade(
-      socket,
-      { url: options.url, headers, key, protocols: options.protocols },
-      deadline.signal,
-    );
-    return { socket: upgraded, head, protocol, certificate };
+    let authorization: string | undefined;
+    for (let attempt = 0; ; attempt++) {
+      const socket = await openTransport(options, deadline.signal);
+      const certificate =
+        socket instanceof tls.TLSSocket ? await validateServer(socket, options, deadline.signal) : undefined;
+      const key = generateKey();
+      const headers = buildClientRequestHeaders({
+        url: options.url,
+        key,
+        protocols: options.protocols,
+        extraHeaders: options.headers,
+      });
+      if (authorization !== undefined) headers.Authorization = authorization;
+      try {
+        const {
+          head,
+          protocol,
+          socket: upgraded,
+        } = await requestUpgrade(
+          socket,
+          { url: options.url, headers, key, protocols: options.protocols },
+          deadline.signal,
+        );
+        return { socket: upgraded, head, protocol, certificate };
+      } catch (error) {
+        // A 401 is answered once, on a new connection, with the credential for this very URL.
+        authorization = attempt === 0 ? answerChallenge(error, options) : undefined;
+        if (authorization === undefined) throw error;
+      }
+    }
   } catch (error) {
     throw deadline.explain(error);
   } finally {
     deadline.dispose();
   }
+}
+
+/** The Authorization that answers a 401's challenge, if there is a credential and a scheme we speak. */
+function answerChallenge(error: unknown, options: ClientConnectOptions): string | undefined {
+  const credential = options.serverCredential;
+  if (!(error instanceof HandshakeError) || error.statusCode !== 401 || credential == null) return undefined;
+  const path = `${options.url.pathname}${options.url.search}`;
+  return authorizationFor(parseChallenges(error.headers['www-authenticate']), credential, 'GET', path);
 }
 
 /** Judges the server certificate, then lets the application's custom validation have its say. */

@@ -1,6 +1,7 @@
 // HTTP authentication for the opening handshake and for proxies: Basic (RFC 7617) and Digest (RFC 7616,
 // MD5 and SHA-256), answering the challenge of a 401 or 407.
 
+import { Buffer } from 'node:buffer';
 import { createHash, randomBytes } from 'node:crypto';
 
 /** WinRT's PasswordCredential, as the API takes it. */
@@ -101,4 +102,14 @@ function digestAuthorization(
   if (params.opaque !== undefined) fields.push(['opaque', params.opaque, true]);
   const quote = (text: string): string => `"${text.replace(/(["\\])/g, '\\$1')}"`;
   return `Digest ${fields.map(([name, value, quoted]) => `${name}=${quoted ? quote(value) : value}`).join(', ')}`;
+}
+
+/** The credential of a Basic Authorization header (for servers that check it), or undefined. */
+export function parseBasicAuthorization(headerValue: string | undefined): PasswordCredential | undefined {
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(headerValue ?? '');
+  if (match === null) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }

@@ -1,9 +1,12 @@
-// The byte pipe under a client WebSocket: TCP to the URL's host and port, with TLS for wss:.
+// The byte pipe under a client WebSocket: TCP to the URL's host and port, or a CONNECT tunnel through a
+// forward proxy, with TLS on top for wss:.
 
 import type { Buffer } from 'node:buffer';
 import net from 'node:net';
 import tls from 'node:tls';
 
+import type { PasswordCredential } from './http-auth.js';
+import { openTunnel } from './proxy.js';
 import { connectHost, connectPort } from './websocket-url.js';
 
 /** control.clientCertificate: a certificate and key in PEM, or a PKCS#12 bundle. */
@@ -14,6 +17,9 @@ export type ClientCertificate =
 export interface TransportOptions {
   url: URL;
   noDelay: boolean;
+  /** The forward proxy to tunnel through, if any (already resolved from control.proxy and the environment). */
+  proxy?: URL | undefined;
+  proxyCredential?: PasswordCredential | null;
   /** Trust anchors beyond the system's, in PEM (control.ca). */
   ca?: readonly (string | Buffer)[];
   clientCertificate?: ClientCertificate | null;
@@ -21,40 +27,61 @@ export interface TransportOptions {
   writableHighWaterMark?: number;
 }
 
-/** Opens the TCP (and for wss: the TLS) connection; rejects with the socket's error or on abort. */
-export function openTransport(options: TransportOptions, signal: AbortSignal): Promise<net.Socket> {
-  const host = connectHost(options.url);
-  const port = connectPort(options.url);
-  const secure = options.url.protocol === 'wss:';
+/** Opens the TCP connection or proxy tunnel, then TLS for wss:; rejects with the error or on abort. */
+export async function openTransport(options: TransportOptions, signal: AbortSignal): Promise<net.Socket> {
   const highWaterMark =
     options.writableHighWaterMark === undefined
       ? {}
       : { writableHighWaterMark: options.writableHighWaterMark };
-  const socket = secure
-    ? tls.connect({
-        host,
-        port,
-        servername: net.isIP(host) === 0 ? host : undefined,
-        ALPNProtocols: ['http/1.1'],
-        // Not a blanket acceptance: connect.ts judges the certificate itself (every error, not OpenSSL's
-        // one) before a byte of the handshake is sent, and fails unless each error was declared ignorable.
-        rejectUnauthorized: false,
-        ...(options.ca !== undefined && options.ca.length > 0
-          ? { ca: [...tls.rootCertificates, ...options.ca] }
-          : {}),
-        ...(options.clientCertificate ?? {}),
-        ...highWaterMark,
-      })
-    : net.connect({ host, port, ...highWaterMark });
+  const tcp =
+    options.proxy === undefined
+      ? await whenReady(
+          net.connect({ host: connectHost(options.url), port: connectPort(options.url), ...highWaterMark }),
+          'connect',
+          signal,
+        )
+      : await openTunnel({
+          proxy: options.proxy,
+          target: options.url,
+          credential: options.proxyCredential ?? null,
+          signal,
+        });
+  tcp.setNoDelay(options.noDelay);
+  if (options.url.protocol !== 'wss:') return tcp;
+  const host = connectHost(options.url);
+  return whenReady(
+    tls.connect({
+      socket: tcp,
+      servername: net.isIP(host) === 0 ? host : undefined,
+      ALPNProtocols: ['http/1.1'],
+      // Not a blanket acceptance: connect.ts judges the certificate itself (every error, not OpenSSL's
+      // one) before a byte of the handshake is sent, and fails unless each error was declared ignorable.
+      rejectUnauthorized: false,
+      ...(options.ca !== undefined && options.ca.length > 0
+        ? { ca: [...tls.rootCertificates, ...options.ca] }
+        : {}),
+      ...(options.clientCertificate ?? {}),
+      ...highWaterMark,
+    }),
+    'secureConnect',
+    signal,
+  );
+}
+
+/** Resolves with the socket once it emits `ready`; destroys it on error or abort. */
+function whenReady<T extends net.Socket>(
+  socket: T,
+  ready: 'connect' | 'secureConnect',
+  signal: AbortSignal,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
-      socket.off(secure ? 'secureConnect' : 'connect', onConnect);
+      socket.off(ready, onReady);
       socket.off('error', onError);
       signal.removeEventListener('abort', onAbort);
     };
-    const onConnect = (): void => {
+    const onReady = (): void => {
       cleanup();
-      socket.setNoDelay(options.noDelay);
       resolve(socket);
     };
     const onError = (error: Error): void => {
@@ -65,7 +92,7 @@ export function openTransport(options: TransportOptions, signal: AbortSignal): P
     const onAbort = (): void => {
       onError(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
     };
-    socket.once(secure ? 'secureConnect' : 'connect', onConnect);
+    socket.once(ready, onReady);
     socket.once('error', onError);
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });

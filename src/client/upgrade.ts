@@ -56,6 +56,7 @@ export function requestUpgrade(
           : new HandshakeError(
               `the server answered ${status} ${response.statusMessage ?? ''}`.trimEnd(),
               status,
+              response.headers,
             ),
       );
     });

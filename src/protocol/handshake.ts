@@ -18,6 +18,8 @@ export class HandshakeError extends Error {
     message: string,
     /** The HTTP status of a response that was not 101; undefined when the 101 itself was wrong. */
     readonly statusCode?: number,
+    /** That response's headers (a 401's or 407's challenge is among them). */
+    readonly headers: ParsedHeaders = {},
   ) {
     super(message);
   }
