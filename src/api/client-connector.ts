@@ -109,6 +109,8 @@ export class ClientConnector {
       maxMessageSize: control.maxMessageSize,
       closeTimeout: control.closeTimeout,
       unsolicitedPongInterval: control.actualUnsolicitedPongInterval,
+      keepAliveInterval: control.keepAliveInterval,
+      keepAliveTimeout: control.keepAliveTimeout,
     };
   }
 

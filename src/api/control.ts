@@ -11,6 +11,7 @@ import { MessageWebSocketReceiveMode, SocketMessageType } from './enums.js';
 
 export const DEFAULT_CONNECT_TIMEOUT = 60_000;
 export const DEFAULT_CLOSE_TIMEOUT = 10_000;
+export const DEFAULT_KEEP_ALIVE_TIMEOUT = 30_000;
 
 /** The settings shared by StreamWebSocketControl and MessageWebSocketControl. */
 export class WebSocketControl {
@@ -33,6 +34,8 @@ export class WebSocketControl {
   private connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT;
   private closeTimeoutMs = DEFAULT_CLOSE_TIMEOUT;
   private maxMessageSizeValue = Infinity;
+  private keepAliveIntervalMs = 0;
+  private keepAliveTimeoutMs = DEFAULT_KEEP_ALIVE_TIMEOUT;
   private clientCertificateValue: ClientCertificate | null = null;
   private serverCredentialValue: PasswordCredential | null = null;
   private proxyCredentialValue: PasswordCredential | null = null;
@@ -132,6 +135,28 @@ export class WebSocketControl {
   set maxMessageSize(value: number) {
     this.assertConfigurable('maxMessageSize');
     this.maxMessageSizeValue = value === Infinity ? Infinity : positiveInteger('maxMessageSize', value);
+  }
+
+  /**
+   * Keep-alive (a Node addition): after this many ms without input a ping is sent, and the connection is
+   * declared dead (ConnectionAborted, 1006) when nothing arrives within keepAliveTimeout after it. This
+   * finds half-open TCP connections. 0 (the default) sends no pings.
+   */
+  get keepAliveInterval(): number {
+    return this.keepAliveIntervalMs;
+  }
+  set keepAliveInterval(value: number) {
+    this.assertConfigurable('keepAliveInterval');
+    this.keepAliveIntervalMs = nonNegativeInteger('keepAliveInterval', value);
+  }
+
+  /** Milliseconds after a keep-alive ping before a silent peer is declared dead. Default 30 000. */
+  get keepAliveTimeout(): number {
+    return this.keepAliveTimeoutMs;
+  }
+  set keepAliveTimeout(value: number) {
+    this.assertConfigurable('keepAliveTimeout');
+    this.keepAliveTimeoutMs = positiveInteger('keepAliveTimeout', value);
   }
 
   /** Called by connectAsync: from now on settings are fixed. */

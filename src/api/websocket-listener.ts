@@ -16,7 +16,7 @@ import { CloseCode } from '../protocol/close.js';
 import { subprotocolsProblem } from '../protocol/handshake.js';
 import { acceptUpgrade, rejectUpgrade } from '../server/accept-upgrade.js';
 import { createUpgradeServer, routeUpgrades, type AnyHttpServer } from '../server/http-binding.js';
-import { DEFAULT_CLOSE_TIMEOUT } from './control.js';
+import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT } from './control.js';
 import { ServerMessageWebSocket } from './server-message-websocket.js';
 import { ServerStreamWebSocket } from './server-stream-websocket.js';
 
@@ -40,6 +40,13 @@ export interface WebSocketListenerOptions<Mode extends ListenerMode = 'stream'> 
   maxMessageSize?: number;
   /** Milliseconds to wait for a peer's close frame before dropping the connection. Default 10 000. */
   closeTimeout?: number;
+  /**
+   * Keep-alive: a connection quiet this many ms is pinged, and dropped (ConnectionAborted, 1006) if nothing
+   * arrives within keepAliveTimeout after that. Default 30 000; 0 turns it off.
+   */
+  keepAliveInterval?: number;
+  /** Default 30 000 ms. */
+  keepAliveTimeout?: number;
   /**
    * Serve wss: from bindServiceNameAsync: the https.createServer options (key, cert, ca, requestCert…).
    * A client certificate is then on `request.socket` in connectionReceived.
@@ -106,6 +113,8 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
       maxHeaderSize: options.maxHeaderSize ?? 16_384,
       maxMessageSize: options.maxMessageSize ?? Infinity,
       closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
+      keepAliveInterval: options.keepAliveInterval ?? 30_000,
+      keepAliveTimeout: options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT,
     };
   }
 
@@ -180,6 +189,8 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
       role: 'server',
       maxMessageSize: this.options.maxMessageSize,
       closeTimeout: this.options.closeTimeout,
+      keepAliveInterval: this.options.keepAliveInterval,
+      keepAliveTimeout: this.options.keepAliveTimeout,
     } as const;
     const webSocket =
       this.mode === 'message'

@@ -31,6 +31,13 @@ export interface ConnectionOptions {
   closeTimeout?: number;
   /** Interval of unsolicited pongs (a one-way heartbeat), in ms; 0 turns them off. */
   unsolicitedPongInterval?: number;
+  /**
+   * Keep-alive: after this many ms without input a ping is sent; 0 (the default) sends none. While our
+   * own reading is paused by backpressure the peer counts as alive.
+   */
+  keepAliveInterval?: number;
+  /** How long after that ping input must arrive before the connection is declared dead (ms). */
+  keepAliveTimeout?: number;
 }
 
 export interface CloseInfo {
@@ -48,6 +55,7 @@ const COALESCE_LIMIT = 16 * 1024;
 /** A client masks into copies; a large write is sent as frames of at most this size. */
 const MASKED_FRAME_LIMIT = 1024 * 1024;
 const DEFAULT_CLOSE_TIMEOUT = 10_000;
+const DEFAULT_KEEP_ALIVE_TIMEOUT = 30_000;
 const EMPTY = Buffer.alloc(0);
 const RESOLVED = Promise.resolve();
 
@@ -70,6 +78,9 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
   private finished = false;
   private closeTimer: NodeJS.Timeout | undefined;
   private pongTimer: NodeJS.Timeout | undefined;
+  private keepAliveTimer: NodeJS.Timeout | undefined;
+  /** When input last arrived (or reading was paused by us), for the keep-alive. */
+  private lastActivity = performance.now();
   /** A ping that arrived while the socket was full: answered (only the latest) once it drains. */
   private pendingPong: Buffer | undefined;
 
@@ -118,7 +129,30 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
       }, pongInterval);
       this.pongTimer.unref();
     }
+    const keepAliveInterval = options.keepAliveInterval ?? 0;
+    if (keepAliveInterval > 0) {
+      const timeout = options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT;
+      this.keepAliveTimer = setInterval(() => {
+        this.checkAlive(keepAliveInterval, timeout);
+      }, keepAliveInterval);
+      this.keepAliveTimer.unref();
+    }
     if (head.length > 0) this.receive(head);
+  }
+
+  /** Pings a quiet peer; drops one that stayed quiet past the timeout (a half-open connection). */
+  private checkAlive(interval: number, timeout: number): void {
+    const now = performance.now();
+    if (this.readingPaused || this.closeSent) {
+      this.lastActivity = now;
+      return;
+    }
+    const quiet = now - this.lastActivity;
+    if (quiet > interval + timeout) {
+      this.destroy(connectionLost(`the peer did not answer a ping within ${timeout} ms`));
+    } else if (quiet >= interval) {
+      this.sendControl(Opcode.Ping, EMPTY);
+    }
   }
 
   /** True until a close frame was sent or the connection failed: data may still be sent. */
@@ -129,6 +163,7 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
   // ---- receiving -------------------------------------------------------------------------------------
 
   private receive(chunk: Buffer): void {
+    this.lastActivity = performance.now();
     this.meter.received(chunk.length);
     try {
       this.parser.push(chunk);
@@ -381,6 +416,7 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
     this.finished = true;
     clearTimeout(this.closeTimer);
     clearInterval(this.pongTimer);
+    clearInterval(this.keepAliveTimer);
     const lost = connectionLost('the connection was lost without a closing handshake', this.socketError);
     this.finishInbound(this.failure ?? lost);
     this.cancelOutbound(this.failure ?? lost);
