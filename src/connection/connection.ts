@@ -209,17 +209,20 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
 
   onClose(code: number, reason: string): void {
     this.closeReceived = { code, reason };
-    if (!this.closeSent) {
-      // Echo the peer's code (§5.5.1); a close without a code is answered without one.
-      this.sendClose(code === CloseCode.NoStatusReceived ? undefined : code, '');
-    }
     this.finishInbound(
       this.parser.isInMessage
         ? connectionLost('the peer closed the connection in the middle of a message')
         : undefined,
     );
-    this.cancelOutbound(closedError('the peer closed the WebSocket'));
-    this.endSocketAfterHandshake();
+    // Messages that arrived together with the close frame reach the application asynchronously: give it
+    // one turn of the event loop to answer them (an endpoint may finish its current message before its
+    // close frame, RFC 6455 §5.5.1), then echo the peer's code and close.
+    setImmediate(() => {
+      // A close without a code is answered without one.
+      if (this.isWritable) this.sendClose(code === CloseCode.NoStatusReceived ? undefined : code, '');
+      this.cancelOutbound(closedError('the peer closed the WebSocket'));
+      this.endSocketAfterHandshake();
+    });
   }
 
   // ---- sending -----------------------------------------------------------------------------------------
@@ -380,13 +383,15 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
   private failWith(violation: ProtocolError): void {
     const error = toWebSocketError(violation);
     this.failure = error;
+    // Nothing more is read; what arrived before the violation still gets one turn to be answered.
     this.parser.stop();
-    if (!this.closeSent && !this.finished)
-      this.sendClose(violation.closeCode, truncateReason(violation.message));
-    this.finishInbound(error);
-    this.cancelOutbound(error);
-    this.socket.end();
-    this.armCloseTimer();
+    setImmediate(() => {
+      if (this.isWritable) this.sendClose(violation.closeCode, truncateReason(violation.message));
+      this.finishInbound(error);
+      this.cancelOutbound(error);
+      this.socket.end();
+      this.armCloseTimer();
+    });
   }
 
   private finishInbound(error: WebSocketError | undefined): void {
