@@ -15,7 +15,12 @@ import { illegalMethodCall, invalidArgument, toWebSocketError } from '../errors.
 import { CloseCode } from '../protocol/close.js';
 import { subprotocolsProblem } from '../protocol/handshake.js';
 import { acceptUpgrade, rejectUpgrade } from '../server/accept-upgrade.js';
-import { createUpgradeServer, routeUpgrades, type AnyHttpServer } from '../server/http-binding.js';
+import {
+  createUpgradeServer,
+  dropConnections,
+  routeUpgrades,
+  type AnyHttpServer,
+} from '../server/http-binding.js';
 import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT } from './control.js';
 import { ServerMessageWebSocket } from './server-message-websocket.js';
 import { ServerStreamWebSocket } from './server-stream-websocket.js';
@@ -222,7 +227,7 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
     const closing = [...this.open].map((socket) => socket.whenClosed());
     for (const socket of this.open) socket.goAway(CloseCode.GoingAway, 'server shutting down');
     await Promise.all(closing);
-    server?.closeAllConnections();
+    if (server !== undefined) dropConnections(server);
     await stopped;
   }
 }

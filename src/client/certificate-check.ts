@@ -51,6 +51,18 @@ export interface ServerCertificateReport {
 }
 
 const MAX_CHAIN_LENGTH = 10;
+const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+const ANY_EXTENDED_KEY_USAGE = '2.5.29.37.0';
+
+/** A certificate with an extended key usage must list serverAuth (or any) to serve TLS. */
+function allowsServerAuth(certificate: X509Certificate): boolean {
+  const usages = certificate.keyUsage as string[] | undefined;
+  return usages === undefined || usages.includes(SERVER_AUTH) || usages.includes(ANY_EXTENDED_KEY_USAGE);
+}
+
+function isAnchor(cert: X509Certificate, anchors: readonly X509Certificate[]): boolean {
+  return anchors.some((anchor) => anchor.fingerprint256 === cert.fingerprint256);
+}
 
 /** Problems of the chain's path to an anchor: any one of them means it does not lead to trust. */
 const CHAIN_ERRORS: ReadonlySet<ChainValidationResult> = new Set([
@@ -67,6 +79,8 @@ const OPENSSL_ERRORS: Readonly<Record<string, ChainValidationResult>> = {
   UNABLE_TO_GET_ISSUER_CERT: ChainValidationResult.Untrusted,
   CERT_UNTRUSTED: ChainValidationResult.Untrusted,
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: ChainValidationResult.IncompleteChain,
+  // Node's own host name check, when the chain itself verified.
+  ERR_TLS_CERT_ALTNAME_INVALID: ChainValidationResult.InvalidName,
   CERT_HAS_EXPIRED: ChainValidationResult.Expired,
   CERT_NOT_YET_VALID: ChainValidationResult.Expired,
   CERT_REVOKED: ChainValidationResult.Revoked,
@@ -100,6 +114,7 @@ export function checkServerCertificate(
     };
   }
   const errors = new Set<ChainValidationResult>(chainErrors(certificate, intermediates, anchors));
+  if (!allowsServerAuth(certificate)) errors.add(ChainValidationResult.WrongUsage);
   for (const cert of presented) {
     if (now < new Date(cert.validFrom) || now > new Date(cert.validTo))
       errors.add(ChainValidationResult.Expired);
@@ -124,7 +139,9 @@ export function checkServerCertificate(
       : list.every((error) => IGNORABLE.has(error))
         ? SocketSslErrorSeverity.Ignorable
         : SocketSslErrorSeverity.Fatal;
-  return { certificate, intermediates, errors: list, severity };
+  // Node completes the chain from our own trust store; what the server sent is the rest.
+  const sent = intermediates.filter((cert) => !isAnchor(cert, anchors));
+  return { certificate, intermediates: sent, errors: list, severity };
 }
 
 /**
@@ -175,43 +192,56 @@ function chainErrors(
   anchors: readonly X509Certificate[],
 ): ChainValidationResult[] {
   const errors: ChainValidationResult[] = [];
-  const isAnchor = (cert: X509Certificate): boolean =>
-    anchors.some((anchor) => anchor.fingerprint256 === cert.fingerprint256);
   let current = leaf;
   for (let depth = 0; depth < MAX_CHAIN_LENGTH; depth++) {
-    if (isAnchor(current)) return errors;
+    if (isAnchor(current, anchors)) return errors;
     const candidates = [...intermediates, ...anchors].filter(
       (cert) => cert.fingerprint256 !== current.fingerprint256 && current.checkIssued(cert),
     );
     const issuer = candidates.find((cert) => current.verify(cert.publicKey));
     if (issuer === undefined) {
-      if (candidates.length > 0) errors.push(ChainValidationResult.InvalidSignature);
-      else if (current.checkIssued(current)) {
-        errors.push(
-          current.verify(current.publicKey)
-            ? ChainValidationResult.Untrusted
-            : ChainValidationResult.InvalidSignature,
-        );
-      } else errors.push(ChainValidationResult.IncompleteChain);
+      errors.push(deadEnd(current, candidates.length > 0, depth));
       return errors;
     }
     if (!issuer.ca) errors.push(ChainValidationResult.BasicConstraintsError);
-    if (isAnchor(issuer)) return errors;
+    if (isAnchor(issuer, anchors)) return errors;
     current = issuer;
   }
   errors.push(ChainValidationResult.OtherErrors);
   return errors;
 }
 
+/**
+ * Why the walk stopped at `current`: an issuer whose key does not verify it (InvalidSignature); a
+ * self-signed certificate that is no anchor (Untrusted); a chain the server sent that leads to an
+ * unknown root (Untrusted, as OpenSSL's "unable to get local issuer"); a lone leaf whose issuer is
+ * nowhere (IncompleteChain, the server left out its intermediate).
+ */
+function deadEnd(
+  current: X509Certificate,
+  issuerFailedToVerify: boolean,
+  depth: number,
+): ChainValidationResult {
+  if (issuerFailedToVerify) return ChainValidationResult.InvalidSignature;
+  if (current.subject === current.issuer) {
+    return current.verify(current.publicKey)
+      ? ChainValidationResult.Untrusted
+      : ChainValidationResult.InvalidSignature;
+  }
+  return depth > 0 ? ChainValidationResult.Untrusted : ChainValidationResult.IncompleteChain;
+}
+
 /** The leaf first, then what the server sent with it (not the anchors OpenSSL may have appended). */
 function presentedChain(socket: tls.TLSSocket): X509Certificate[] {
   const chain: X509Certificate[] = [];
-  let peer = socket.getPeerCertificate(true);
+  // Node leaves issuerCertificate undefined when it knows no issuer, and makes it the certificate
+  // itself at a self-signed root.
+  let peer: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
   const seen = new Set<string>();
-  while (Object.keys(peer).length > 0 && !seen.has(peer.fingerprint256)) {
+  while (peer !== undefined && Object.keys(peer).length > 0 && !seen.has(peer.fingerprint256)) {
     seen.add(peer.fingerprint256);
     chain.push(new X509Certificate(peer.raw));
-    peer = peer.issuerCertificate;
+    peer = peer.issuerCertificate as tls.DetailedPeerCertificate | undefined;
   }
   return chain;
 }

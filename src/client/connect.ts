@@ -95,16 +95,16 @@ async function validateServer(
   options: ClientConnectOptions,
   signal: AbortSignal,
 ): Promise<ServerCertificateReport> {
-  const report = checkServerCertificate(socket, connectHost(options.url), trustAnchors(options.ca ?? []));
-  const failure = certificateFailure(report, options.ignorableCertificateErrors ?? []);
   try {
+    const report = checkServerCertificate(socket, connectHost(options.url), trustAnchors(options.ca ?? []));
+    const failure = certificateFailure(report, options.ignorableCertificateErrors ?? []);
     if (failure !== undefined) throw failure;
     if (options.customValidation !== undefined) await abortable(options.customValidation(report), signal);
+    return report;
   } catch (error) {
     socket.destroy();
     throw error;
   }
-  return report;
 }
 
 /** Settles like `promise`, or rejects with the signal's reason once it aborts. */

@@ -49,8 +49,9 @@ export async function openTransport(options: TransportOptions, signal: AbortSign
   tcp.setNoDelay(options.noDelay);
   if (options.url.protocol !== 'wss:') return tcp;
   const host = connectHost(options.url);
-  return whenReady(
-    tls.connect({
+  let secure: tls.TLSSocket;
+  try {
+    secure = tls.connect({
       socket: tcp,
       servername: net.isIP(host) === 0 ? host : undefined,
       ALPNProtocols: ['http/1.1'],
@@ -62,10 +63,13 @@ export async function openTransport(options: TransportOptions, signal: AbortSign
         : {}),
       ...(options.clientCertificate ?? {}),
       ...highWaterMark,
-    }),
-    'secureConnect',
-    signal,
-  );
+    });
+  } catch (error) {
+    // Bad certificate material (a wrong passphrase, an unreadable key) throws at once.
+    tcp.destroy();
+    throw error;
+  }
+  return whenReady(secure, 'secureConnect', signal);
 }
 
 /** Resolves with the socket once it emits `ready`; destroys it on error or abort. */

@@ -37,7 +37,14 @@ export function createUpgradeServer(
   const server =
     tlsOptions === undefined
       ? http.createServer(serverOptions)
-      : https.createServer({ ...tlsOptions, ...serverOptions });
+      : https.createServer({ handshakeTimeout: limits.handshakeTimeout, ...tlsOptions, ...serverOptions });
+  // Every TCP connection, including those still in their TLS handshake (which node:http does not track).
+  const sockets = new Set<Duplex>();
+  server.on('connection', (socket: Duplex) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  openSockets.set(server, sockets);
   server.on('request', (request: http.IncomingMessage, response: http.ServerResponse) => {
     request.resume();
     response.writeHead(426, { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', Connection: 'close' });
@@ -49,6 +56,13 @@ export function createUpgradeServer(
     else rejectUpgrade(socket, 400, 'malformed HTTP request');
   });
   return server;
+}
+
+const openSockets = new WeakMap<AnyHttpServer, Set<Duplex>>();
+
+/** Destroys every connection a server made by createUpgradeServer still holds (at the end of a shutdown). */
+export function dropConnections(server: AnyHttpServer): void {
+  for (const socket of openSockets.get(server) ?? []) socket.destroy();
 }
 
 const routers = new WeakMap<AnyHttpServer, Map<string, UpgradeHandler>>();
