@@ -241,7 +241,7 @@ function presentedChain(socket: tls.TLSSocket): X509Certificate[] {
   while (peer !== undefined && Object.keys(peer).length > 0 && !seen.has(peer.fingerprint256)) {
     seen.add(peer.fingerprint256);
     chain.push(new X509Certificate(peer.raw));
-    peer = peer.issuerCertificate as tls.DetailedPeerCertificate | undefined;
+    peer = peer.issuerCertificate;
   }
   return chain;
 }
