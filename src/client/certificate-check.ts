@@ -236,12 +236,14 @@ function presentedChain(socket: tls.TLSSocket): X509Certificate[] {
   const chain: X509Certificate[] = [];
   // Node leaves issuerCertificate undefined when it knows no issuer, and makes it the certificate
   // itself at a self-signed root.
+  const issuerOf = (cert: tls.DetailedPeerCertificate): tls.DetailedPeerCertificate | undefined =>
+    cert.issuerCertificate;
   let peer: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
   const seen = new Set<string>();
   while (peer !== undefined && Object.keys(peer).length > 0 && !seen.has(peer.fingerprint256)) {
     seen.add(peer.fingerprint256);
     chain.push(new X509Certificate(peer.raw));
-    peer = peer.issuerCertificate;
+    peer = issuerOf(peer);
   }
   return chain;
 }
