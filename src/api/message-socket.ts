@@ -18,7 +18,7 @@ import {
   WebErrorStatus,
   type WebSocketError,
 } from '../errors.js';
-import { CloseCode } from '../protocol/close.js';
+import { CloseCode, truncateReason } from '../protocol/close.js';
 import { opcodeOf, SocketMessageType } from '../protocol/opcodes.js';
 import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
 import { MessageWebSocketReceiveMode } from './enums.js';
@@ -100,7 +100,7 @@ export abstract class MessageSocket extends WebSocketBase {
     const connection = this.requireConnection();
     const message = connection.openMessage(opcodeOf(type));
     const stream = new OutgoingMessageStream(message, type === SocketMessageType.Utf8, (reason) => {
-      this.goAway(CloseCode.InternalError, reason.slice(0, 100));
+      this.goAway(CloseCode.InternalError, truncateReason(reason));
     });
     stream.on('error', ignore);
     return stream;

@@ -61,8 +61,16 @@ export abstract class WebSocketBase extends EventEmitter {
       });
   }
 
-  /** @internal The library's own close codes (1001 at shutdown), which applications may not send. */
-  goAway(code: number, reason: string): void {
+  /**
+   * Closes with one of the codes close() reserves for endpoints themselves (a Node addition): 1001 Going
+   * Away (a server shutting down, a user pressing Ctrl-C), 1011 Internal Error, 1012 Service Restart or
+   * 1013 Try Again Later. Like close(), idempotent.
+   */
+  goAway(code: 1001 | 1011 | 1012 | 1013 = 1001, reason = ''): void {
+    const problem = closeArgumentProblem(1000, reason);
+    if (![1001, 1011, 1012, 1013].includes(code) || problem !== undefined) {
+      throw invalidArgument(problem ?? `goAway takes 1001, 1011, 1012 or 1013, not ${String(code)}`);
+    }
     this.closeRequested ??= { code, reason };
     this.connection?.close(code, reason);
   }

@@ -54,7 +54,7 @@ export function installSignalHandlers(exit: (code: number) => void): void {
 export interface InterruptibleSocket {
   close(): void;
   /** Public but @internal in the library: the only way to send 1001, which close() refuses. */
-  goAway(code: number, reason: string): void;
+  goAway(code: 1001, reason: string): void;
   whenClosed(): Promise<unknown>;
 }
 

@@ -12,7 +12,7 @@ import {
   toWebSocketError,
   type WebSocketError,
 } from '../errors.js';
-import { CloseCode, encodeClosePayload, MAX_CLOSE_REASON_BYTES } from '../protocol/close.js';
+import { CloseCode, encodeClosePayload, truncateReason } from '../protocol/close.js';
 import { FrameParser, type FrameParserHandler } from '../protocol/frame-parser.js';
 import { frameHeaderLength, writeFrameHeader, type FragmentSequence } from '../protocol/frame-writer.js';
 import { maskInto } from '../protocol/mask.js';
@@ -432,11 +432,4 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
         : { code: CloseCode.AbnormalClosure, reason: '' });
     this.events.closed(info);
   }
-}
-
-/** A close reason must fit in 123 UTF-8 bytes. */
-function truncateReason(reason: string): string {
-  let text = reason;
-  while (Buffer.byteLength(text) > MAX_CLOSE_REASON_BYTES) text = text.slice(0, -1);
-  return text;
 }

@@ -62,3 +62,10 @@ export function encodeClosePayload(code: number | undefined, reason = ''): Buffe
   payload.write(reason, 2, 'utf8');
   return payload;
 }
+
+/** Cuts a reason to what fits in a close frame (123 UTF-8 bytes), at a character boundary. */
+export function truncateReason(reason: string): string {
+  let text = reason;
+  while (utf8ByteLength(text) > MAX_CLOSE_REASON_BYTES) text = text.slice(0, -1);
+  return text;
+}
