@@ -57,7 +57,10 @@ export class ClientConnector {
     try {
       proxy = proxyFor(url, control.proxy);
     } catch (cause) {
-      throw invalidArgument(`control.proxy is not usable: ${String(cause)}`, cause);
+      throw invalidArgument(
+        `the proxy (control.proxy or the environment) is not usable: ${String(cause)}`,
+        cause,
+      );
     }
     const protocols = [...control.supportedProtocols];
     const problem = subprotocolsProblem(protocols);

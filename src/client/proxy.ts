@@ -6,7 +6,12 @@ import http from 'node:http';
 import type net from 'node:net';
 
 import { HandshakeError } from '../protocol/handshake.js';
-import { authorizationFor, parseChallenges, type PasswordCredential } from './http-auth.js';
+import {
+  authorizationFor,
+  basicAuthorization,
+  parseChallenges,
+  type PasswordCredential,
+} from './http-auth.js';
 import { connectHost, connectPort } from './websocket-url.js';
 
 /**
@@ -67,23 +72,27 @@ export interface TunnelOptions {
  * a new connection); without one, or refused again, it fails with the proxy's status.
  */
 export async function openTunnel(options: TunnelOptions): Promise<net.Socket> {
-  const authority = `${connectHost(options.target).includes(':') ? `[${connectHost(options.target)}]` : connectHost(options.target)}:${connectPort(options.target)}`;
-  let authorization: string | undefined;
-  if (options.proxy.username !== '') {
-    authorization = `Basic ${Buffer.from(`${decodeURIComponent(options.proxy.username)}:${decodeURIComponent(options.proxy.password)}`).toString('base64')}`;
-  }
+  const host = connectHost(options.target);
+  const authority = `${host.includes(':') ? `[${host}]` : host}:${connectPort(options.target)}`;
+  // Credentials in the proxy URL go with the first CONNECT.
+  let authorization =
+    options.proxy.username === ''
+      ? undefined
+      : basicAuthorization({
+          username: decodeURIComponent(options.proxy.username),
+          password: decodeURIComponent(options.proxy.password),
+        });
   for (let attempt = 0; ; attempt++) {
     const outcome = await connectThrough(options.proxy, authority, authorization, options.signal);
     if ('socket' in outcome) return outcome.socket;
+    // Only the proxy can answer a CONNECT: some (tinyproxy) refuse bad credentials with 401, not 407.
+    const status = outcome.status === 401 ? 407 : outcome.status;
     const answer =
-      outcome.status === 407 && attempt === 0 && options.credential !== null
+      status === 407 && attempt === 0 && options.credential !== null
         ? authorizationFor(parseChallenges(outcome.challenge), options.credential, 'CONNECT', authority)
         : undefined;
     if (answer === undefined) {
-      throw new HandshakeError(
-        `the proxy answered ${outcome.status} to CONNECT ${authority}`,
-        outcome.status,
-      );
+      throw new HandshakeError(`the proxy answered ${outcome.status} to CONNECT ${authority}`, status);
     }
     authorization = answer;
   }
@@ -117,15 +126,20 @@ function connectThrough(
         return;
       }
       socket.destroy();
-      resolve({ status: response.statusCode ?? 0, challenge: response.headers['proxy-authenticate'] });
+      resolve({ status: response.statusCode ?? 0, challenge: challengeOf(response) });
     });
     request.once('response', (response: http.IncomingMessage) => {
       // Some proxies answer a refused CONNECT as an ordinary response.
       response.resume();
       request.destroy();
-      resolve({ status: response.statusCode ?? 0, challenge: response.headers['proxy-authenticate'] });
+      resolve({ status: response.statusCode ?? 0, challenge: challengeOf(response) });
     });
     request.once('error', reject);
     request.end();
   });
+}
+
+/** The proxy's challenge; a proxy that answers 401 puts it in WWW-Authenticate. */
+function challengeOf(response: http.IncomingMessage): string | string[] | undefined {
+  return response.headers['proxy-authenticate'] ?? response.headers['www-authenticate'];
 }
