@@ -21,6 +21,11 @@ export class MessageWebSocketMessageReceivedEventArgs {
     private readonly decodedText?: string,
   ) {}
 
+  /** @internal Why the message could not be received, if it could not. */
+  get failure(): WebSocketError | undefined {
+    return this.data instanceof WebSocketError ? this.data : undefined;
+  }
+
   /** The message's bytes. Throws a WebSocketError if the message could not be received. */
   getData(): Buffer {
     if (this.data instanceof WebSocketError) throw this.data;

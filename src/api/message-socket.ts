@@ -242,7 +242,8 @@ export abstract class MessageSocket extends WebSocketBase {
    * holds back further reading. A handler that throws closes the socket with 1011 and is rethrown.
    */
   private async dispatch(args: MessageWebSocketMessageReceivedEventArgs): Promise<void> {
-    const handlers = this.listeners('messageReceived') as MessageReceivedHandler[];
+    // rawListeners: a once() wrapper removes itself when called.
+    const handlers = this.rawListeners('messageReceived') as MessageReceivedHandler[];
     try {
       await Promise.all(
         handlers.map(async (handler) => {
@@ -250,6 +251,8 @@ export abstract class MessageSocket extends WebSocketBase {
         }),
       );
     } catch (error) {
+      // A getter rethrowing the message's own failure is the expected way to learn of it: not a crash.
+      if (error === args.failure) return;
       this.goAway(CloseCode.InternalError, 'a messageReceived handler failed');
       queueMicrotask(() => {
         throw error;

@@ -20,7 +20,9 @@ export function parseChallenges(headerValue: string | string[] | undefined): Cha
   const values = Array.isArray(headerValue) ? headerValue : headerValue === undefined ? [] : [headerValue];
   const challenges: Challenge[] = [];
   for (const value of values) {
-    const pattern = /\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,]*))?\s*,?/g;
+    // Sticky: each match starts where the last ended, so a stray character ends the parse at once
+    // instead of making the engine retry at every later position.
+    const pattern = /\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,]*))?\s*,?/y;
     let current: Challenge | undefined;
     for (let match = pattern.exec(value); match !== null && match[0] !== ''; match = pattern.exec(value)) {
       const [, name = '', raw] = match;
@@ -28,9 +30,8 @@ export function parseChallenges(headerValue: string | string[] | undefined): Cha
         current = { scheme: name.toLowerCase(), params: {} };
         challenges.push(current);
       } else if (current !== undefined) {
-        current.params[name.toLowerCase()] = raw.startsWith('"')
-          ? raw.slice(1, -1).replace(/\\(.)/g, '$1')
-          : raw;
+        const quoted = raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"');
+        current.params[name.toLowerCase()] = quoted ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw;
       }
     }
   }
@@ -41,7 +42,10 @@ export function basicAuthorization(credential: PasswordCredential): string {
   return `Basic ${Buffer.from(`${credential.username}:${credential.password}`, 'utf8').toString('base64')}`;
 }
 
-const DIGEST_HASHES: Readonly<Record<string, string>> = { md5: 'md5', 'sha-256': 'sha256' };
+const DIGEST_HASHES: ReadonlyMap<string, string> = new Map([
+  ['md5', 'md5'],
+  ['sha-256', 'sha256'],
+]);
 
 /**
  * The Authorization value answering `challenges` for a request of `method` on `uri`, or undefined when
@@ -55,8 +59,7 @@ export function authorizationFor(
 ): string | undefined {
   const digest = challenges.find(
     (challenge) =>
-      challenge.scheme === 'digest' &&
-      DIGEST_HASHES[(challenge.params.algorithm ?? 'MD5').toLowerCase()] !== undefined,
+      challenge.scheme === 'digest' && DIGEST_HASHES.has((challenge.params.algorithm ?? 'MD5').toLowerCase()),
   );
   if (digest !== undefined) return digestAuthorization(digest.params, credential, method, uri);
   if (challenges.some((challenge) => challenge.scheme === 'basic')) return basicAuthorization(credential);
@@ -70,7 +73,7 @@ function digestAuthorization(
   uri: string,
 ): string {
   const algorithm = params.algorithm ?? 'MD5';
-  const hashName = DIGEST_HASHES[algorithm.toLowerCase()]!;
+  const hashName = DIGEST_HASHES.get(algorithm.toLowerCase())!;
   const hash = (text: string): string => createHash(hashName).update(text, 'utf8').digest('hex');
   const realm = params.realm ?? '';
   const nonce = params.nonce ?? '';

@@ -21,6 +21,7 @@ import { Opcode, type DataOpcode } from '../protocol/opcodes.js';
 import { ProtocolError } from '../protocol/protocol-error.js';
 import { BandwidthMeter } from './bandwidth-meter.js';
 import type { InboundSink, ReadResumer } from './inbound-sink.js';
+import { SectionBatcher } from './section-batcher.js';
 import { OutboundMessage, type FrameSender } from './outbound-message.js';
 
 export interface ConnectionOptions {
@@ -61,6 +62,9 @@ const RESOLVED = Promise.resolve();
 
 export class WebSocketConnection implements FrameParserHandler, FrameSender, ReadResumer {
   readonly meter = new BandwidthMeter();
+  private readonly sections = new SectionBatcher((section) => {
+    this.deliver(section);
+  });
 
   private readonly socket: Duplex;
   private readonly sink: InboundSink;
@@ -76,6 +80,7 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
   private failure: WebSocketError | undefined;
   private socketError: Error | undefined;
   private finished = false;
+  private peerEnded = false;
   private closeTimer: NodeJS.Timeout | undefined;
   private pongTimer: NodeJS.Timeout | undefined;
   private keepAliveTimer: NodeJS.Timeout | undefined;
@@ -119,6 +124,13 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
     socket.on('error', (error: Error) => {
       this.socketError ??= error;
     });
+    socket.on('end', () => {
+      // The peer's FIN: before its close frame the connection is lost; after it, TCP ends once our close
+      // frame is out too.
+      this.peerEnded = true;
+      if (this.closeReceived === undefined) this.socket.destroy();
+      else if (this.closeSent) this.socket.end();
+    });
     socket.on('close', () => {
       this.onSocketClosed();
     });
@@ -143,8 +155,12 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
   /** Pings a quiet peer; drops one that stayed quiet past the timeout (a half-open connection). */
   private checkAlive(interval: number, timeout: number): void {
     const now = performance.now();
-    if (this.readingPaused || this.closeSent) {
+    if (this.closeSent) return;
+    if (this.readingPaused) {
+      // We are not reading, so no answer can be seen; the pings still go out, and a peer that has
+      // vanished makes them fail in the end (the socket errors and the connection ends).
       this.lastActivity = now;
+      this.sendControl(Opcode.Ping, EMPTY);
       return;
     }
     const quiet = now - this.lastActivity;
@@ -167,6 +183,7 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
     this.meter.received(chunk.length);
     try {
       this.parser.push(chunk);
+      this.sections.flush();
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.failWith(error);
@@ -190,10 +207,15 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
   }
 
   onMessageData(section: Buffer): void {
+    if (this.inboundOpen) this.sections.add(section);
+  }
+
+  private deliver(section: Buffer): void {
     if (this.inboundOpen && !this.sink.messageData(section)) this.pauseReading();
   }
 
   onMessageEnd(): void {
+    this.sections.flush();
     if (this.inboundOpen && !this.sink.messageEnd()) this.pauseReading();
   }
 
@@ -404,7 +426,7 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
 
   /** Both close frames are exchanged: the server closes TCP first (§7.1.1), the client waits for it. */
   private endSocketAfterHandshake(): void {
-    if (!this.masking) this.socket.end();
+    if (!this.masking || this.peerEnded) this.socket.end();
     this.armCloseTimer();
   }
 
