@@ -30,6 +30,7 @@ import {
 } from '../src/index.js';
 import { EchoClient } from './helpers/echo-client.js';
 import { clientFrame, closePayload, RawClient, upgradeRequest } from './helpers/raw-client.js';
+import { within } from './helpers/within.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -37,20 +38,6 @@ const gc = vm.runInNewContext('gc') as () => void;
 const MiB = 1024 * 1024;
 /** The message listener's limit; the stream listener has none (a byte stream has no message size). */
 const MAX_MESSAGE_SIZE = 1 * MiB;
-
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error(`${what}: not settled within ${ms} ms`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** One connection the listener handed out, and how it ended. */
 interface Served {

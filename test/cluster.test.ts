@@ -9,23 +9,10 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { EchoClient } from './helpers/echo-client.js';
+import { within } from './helpers/within.js';
 
 const WORKER_SCRIPT = fileURLToPath(new URL('./helpers/pid-echo-server.js', import.meta.url));
 const CLIENTS = 40;
-
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error(`${what}: not settled within ${ms} ms`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 interface WorkerMessage {
   kind: string;

@@ -18,6 +18,8 @@ import {
   WebSocketListener,
   type ConnectionReceivedEventArgs,
 } from '../src/index.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { within } from './helpers/within.js';
 
 const RFC6455_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /** A name glibc refuses locally (a label over 63 characters): no DNS query ever leaves the machine. */
@@ -25,25 +27,6 @@ const UNRESOLVABLE_HOST = 'a'.repeat(64) + '.invalid';
 
 // ---------------------------------------------------------------------------------------------------
 // Helpers
-
-/** Rejects if `promise` has not settled within `ms`; the timer never outlives the race. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error(`${what}: not settled within ${ms} ms`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 interface ExpectedError {
   status: WebErrorStatus;

@@ -26,26 +26,13 @@ import {
   type ServerStreamWebSocket,
 } from '../src/index.js';
 import { clientFrame, RawClient } from './helpers/raw-client.js';
+import { within } from './helpers/within.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 /** A zeroed MiB: with a zero mask key a client frame's payload is these bytes as they are. */
 const ZERO_MIB = Buffer.alloc(MiB);
 const ZERO_KEY = Buffer.alloc(4);
-
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error(`${what}: not settled within ${ms} ms`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** The error `promise` rejects with; fails if it resolves (something reported as complete). */
 async function rejection(promise: Promise<unknown>, ms: number, what: string): Promise<WebSocketError> {

@@ -20,28 +20,11 @@ import {
   type WebSocketClosedEventArgs,
   type WebSocketListenerOptions,
 } from '../src/index.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { within } from './helpers/within.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Helpers
-
-/** Rejects if `promise` has not settled within `ms`; the timer never outlives the race. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error(`${what}: not settled within ${ms} ms`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 interface Bound {
   listener: WebSocketListener;

@@ -29,6 +29,7 @@ import {
   type WebSocketListenerOptions,
 } from '../src/index.js';
 import { closeCodeOf, rawWebSocketServer, serverFrame, type Frame } from './helpers/raw-server.js';
+import { within as settleWithin } from './helpers/within.js';
 
 const MIB = 1024 * 1024;
 const WAIT = 5_000;
@@ -37,19 +38,9 @@ type MessageSocket = MessageWebSocket | ServerMessageWebSocket;
 
 // ---- helpers -------------------------------------------------------------------------------------------
 
-/** Rejects if `promise` does not settle within `ms`: a hang fails the test instead of the run. */
-async function within<T>(promise: Promise<T>, what: string, ms = WAIT): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error(`timed out after ${ms} ms: ${what}`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** Settles like `promise`, or rejects after `ms`. */
+function within<T>(promise: Promise<T>, what: string, ms = WAIT): Promise<T> {
+  return settleWithin(promise, ms, what);
 }
 
 /** Items pushed by callbacks, taken in order with a bounded wait. */

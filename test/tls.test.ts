@@ -40,6 +40,8 @@ import {
   pemChain,
   type CertificateAndKey,
 } from './helpers/pki.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { within as settleWithin } from './helpers/within.js';
 
 const pki = await createTestPki();
 
@@ -50,23 +52,9 @@ const TEST_OPTIONS = { timeout: 15_000 };
 // ---------------------------------------------------------------------------------------------------
 // Helpers
 
-/** Rejects if `promise` has not settled within `ms`; the timer never outlives the race. */
-async function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error(`${what}: not settled within ${ms} ms`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Settles like `promise`, or rejects after `ms`. */
+function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
+  return settleWithin(promise, ms, what);
 }
 
 /** https.ServerOptions presenting `chain` (leaf first) with the leaf's key. */

@@ -26,6 +26,7 @@ import {
   type ServerMessageWebSocket,
 } from '../../src/index.js';
 import { patternChunks, patternSha256 } from './peers/pattern.js';
+import { within } from '../helpers/within.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 // Compiled to build/test/interop/: the page stays in the source tree.
@@ -48,21 +49,6 @@ interface PageClose {
   code: number;
   reason: string;
   wasClean: boolean;
-}
-
-/** Rejects after `ms` unless `promise` settles first; the timer never outlives the race. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Reads one whole message from a messages() iterator. */

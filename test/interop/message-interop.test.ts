@@ -19,6 +19,7 @@ import {
 } from '../../src/index.js';
 import { patternSha256 } from './peers/pattern.js';
 import { lineValue, parseClose, runPeer, startPeer, type Peer, type PeerKind } from './peers/spawn-peer.js';
+import { within } from '../helpers/within.js';
 
 const MIB = 1024 ** 2;
 const DOWNLOAD_SIZE = 256 * MIB;
@@ -45,21 +46,6 @@ function rate(bytes: number, started: number): string {
 
 function mib(bytes: number): string {
   return `${(bytes / MIB).toFixed(0)} MiB`;
-}
-
-/** Rejects after `ms` unless `promise` settles first; the timer never outlives the race. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Queues every messageReceived event of a socket from the moment it is created, for next(). */

@@ -17,24 +17,11 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 import { EchoClient } from '../helpers/echo-client.js';
+import { within } from '../helpers/within.js';
 
 const NGINX = '/usr/sbin/nginx';
 // Compiled to build/test/interop/: the backend script is build/test/helpers/pid-echo-server.js.
 const BACKEND_SCRIPT = fileURLToPath(new URL('../helpers/pid-echo-server.js', import.meta.url));
-
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error(`${what}: not settled within ${ms} ms`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function childEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };

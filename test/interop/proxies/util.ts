@@ -12,20 +12,11 @@ import {
   type ServerMessageWebSocket,
   type ServerStreamWebSocket,
 } from '../../../src/index.js';
+import { within as settleWithin } from '../../helpers/within.js';
 
-/** Rejects if `promise` has not settled within `ms`; the timer never outlives the race. */
-export async function within<T>(promise: Promise<T>, what: string, ms = 5_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error(`${what}: not settled within ${ms} ms`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** Settles like `promise`, or rejects after `ms`. */
+export function within<T>(promise: Promise<T>, what: string, ms = 5_000): Promise<T> {
+  return settleWithin(promise, ms, what);
 }
 
 export function delay(ms: number): Promise<void> {
