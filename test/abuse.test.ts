@@ -511,7 +511,8 @@ describe('after the close and under floods', () => {
     // The server's kernel buffers are full (we do not read), yet what it queues in user space stays
     // at about the socket's high-water mark: one pending pong, not 10,000.
     assert.ok(served.tcp.writableNeedDrain, 'the server socket is still full');
-    assert.ok(largestQueue < 64 * 1024, `the server queued ${largestQueue} bytes of pongs`);
+    const bound = served.tcp.writableHighWaterMark + 64 * 1024;
+    assert.ok(largestQueue < bound, `the server queued ${largestQueue} bytes of pongs (bound ${bound})`);
     // Served meanwhile: another client gets its echo while the flooding one is still unread.
     await assertServes(message);
     gc();
@@ -618,7 +619,8 @@ describe('after the close and under floods', () => {
         pongs += raw.frames.splice(0).length;
         quiet = raw.frames.length === 0 && pongs > 0 ? quiet + 1 : 0;
       }
-      assert.ok(pongs >= chunks * 480 * 0.5, `${pongs} pongs`);
+      // Pings that find the socket full are answered only the latest (§5.5.3), but each read gets one.
+      assert.ok(pongs >= chunks, `${pongs} pongs`);
       raw.frames.length = 0;
       // Pongs still in flight between the two ends (both in this process) are transient: measure until
       // they are gone. Chunks pinned by the unread sections would stay.

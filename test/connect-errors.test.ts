@@ -850,7 +850,7 @@ void test('control defaults', () => {
   assert.deepEqual(ws.control.supportedProtocols, []);
   assert.equal(ws.control.desiredUnsolicitedPongInterval, 0);
   assert.equal(ws.control.actualUnsolicitedPongInterval, 0);
-  assert.equal(ws.control.outboundBufferSizeInBytes, 0);
+  assert.equal(ws.control.outboundBufferSizeInBytes, 256 * 1024);
   assert.equal(ws.information.protocol, null);
   assert.equal(ws.information.localAddress, null);
 });

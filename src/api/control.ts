@@ -6,6 +6,7 @@ import type { Buffer } from 'node:buffer';
 import type { ChainValidationResult } from '../client/certificate-check.js';
 import type { PasswordCredential } from '../client/http-auth.js';
 import type { ClientCertificate } from '../client/transport.js';
+import { DEFAULT_OUTBOUND_BUFFER_SIZE } from '../connection/connection.js';
 import { illegalMethodCall, invalidArgument } from '../errors.js';
 import { MessageWebSocketReceiveMode, SocketMessageType } from './enums.js';
 
@@ -28,7 +29,7 @@ export class WebSocketControl {
   readonly ca: (string | Buffer)[] = [];
 
   private connected = false;
-  private outboundBufferSize = 0;
+  private outboundBufferSize = DEFAULT_OUTBOUND_BUFFER_SIZE;
   private pongInterval = 0;
   private appliedPongInterval = 0;
   private connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT;
@@ -43,7 +44,8 @@ export class WebSocketControl {
 
   /**
    * Bytes the socket may buffer before writes wait (WinRT maps it to SO_SNDBUF; here it is the socket's
-   * write high-water mark). 0: Node's default. Set after connect it has no effect, as in WinRT.
+   * write high-water mark). Default 262 144; 0: Node's default (16 KiB). Set after connect it has no
+   * effect, as in WinRT.
    */
   get outboundBufferSizeInBytes(): number {
     return this.outboundBufferSize;

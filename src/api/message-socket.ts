@@ -6,8 +6,8 @@ import { Buffer } from 'node:buffer';
 import type { Writable } from 'node:stream';
 
 import type { ConnectionOptions, WebSocketConnection } from '../connection/connection.js';
-import type { IncomingMessage } from '../connection/incoming-message.js';
-import { IncomingMessageQueue } from '../connection/message-queue.js';
+import { IncomingMessage } from '../connection/incoming-message.js';
+import { IncomingMessageQueue, type WholeMessage } from '../connection/message-queue.js';
 import { OutgoingMessageStream } from '../connection/outgoing-message-stream.js';
 import type { OutboundMessage } from '../connection/outbound-message.js';
 import { OutputStream, type PreparedMessage } from '../connection/output-stream.js';
@@ -54,7 +54,7 @@ export abstract class MessageSocket extends WebSocketBase {
   private consumer: 'messageReceived' | 'messages()' | undefined;
   private pumping = false;
   /** A message taken while the last messageReceived listener went away: the next listener gets it. */
-  private held: IncomingMessage | undefined;
+  private held: IncomingMessage | WholeMessage | undefined;
   /** The message that sendNonfinalFrameAsync started, until sendFinalFrameAsync ends it. */
   private fragmented:
     { message: OutboundMessage; type: SocketMessageType; utf8: Utf8Validator | undefined } | undefined;
@@ -172,9 +172,9 @@ export abstract class MessageSocket extends WebSocketBase {
    */
   private async pumpEvents(): Promise<void> {
     for (;;) {
-      let message: IncomingMessage | null;
+      let message: IncomingMessage | WholeMessage | null;
       try {
-        message = this.held ?? (await this.queue.next());
+        message = this.held ?? (await this.takeNext());
       } catch (error) {
         // WinRT raises the event for a message that could not be received; its getters throw.
         const failure = toWebSocketError(error);
@@ -192,24 +192,21 @@ export abstract class MessageSocket extends WebSocketBase {
         this.pumping = false;
         return;
       }
-      if (this.messageSettings.receiveMode === MessageWebSocketReceiveMode.PartialMessage) {
+      if (message instanceof IncomingMessage) {
         await this.deliverPieces(message);
       } else {
-        await this.deliverWhole(message);
+        const { messageType, data } = message;
+        const handled = this.dispatch(new MessageWebSocketMessageReceivedEventArgs(messageType, true, data));
+        if (handled !== undefined) await handled;
       }
     }
   }
 
-  private async deliverWhole(message: IncomingMessage): Promise<void> {
-    const sections: Buffer[] = [];
-    let data: Buffer | WebSocketError;
-    try {
-      for await (const section of message) sections.push(section as Buffer);
-      data = sections.length === 1 ? sections[0]! : Buffer.concat(sections);
-    } catch (error) {
-      data = toWebSocketError(error);
-    }
-    await this.dispatch(new MessageWebSocketMessageReceivedEventArgs(message.messageType, true, data));
+  /** Full mode takes each message whole; partial mode as a stream of its sections. */
+  private takeNext(): Promise<IncomingMessage | WholeMessage | null> {
+    return this.messageSettings.receiveMode === MessageWebSocketReceiveMode.PartialMessage
+      ? this.queue.next()
+      : this.queue.nextWhole();
   }
 
   /** Each section as it arrives; one is held back so that the last can say it is the last. */
@@ -238,27 +235,50 @@ export abstract class MessageSocket extends WebSocketBase {
   }
 
   /**
-   * Calls every messageReceived handler and waits for the promises they return: that is how a handler
-   * holds back further reading. A handler that throws closes the socket with 1011 and is rethrown.
+   * Calls every messageReceived handler; returns a promise when any of them returned one (that is how a
+   * handler holds back further reading), undefined when all of them are done. A handler that throws
+   * closes the socket with 1011 and is rethrown.
    */
-  private async dispatch(args: MessageWebSocketMessageReceivedEventArgs): Promise<void> {
+  private dispatch(args: MessageWebSocketMessageReceivedEventArgs): Promise<void> | undefined {
     // rawListeners: a once() wrapper removes itself when called.
     const handlers = this.rawListeners('messageReceived') as MessageReceivedHandler[];
-    try {
-      await Promise.all(
-        handlers.map(async (handler) => {
-          await handler.call(this, args);
-        }),
-      );
-    } catch (error) {
-      // A getter rethrowing the message's own failure is the expected way to learn of it: not a crash.
-      if (error === args.failure) return;
-      this.goAway(CloseCode.InternalError, 'a messageReceived handler failed');
-      queueMicrotask(() => {
-        throw error;
-      });
+    let pending: PromiseLike<void>[] | undefined;
+    let thrown: { error: unknown } | undefined;
+    for (const handler of handlers) {
+      try {
+        const result = handler.call(this, args);
+        if (isPromiseLike(result)) (pending ??= []).push(result);
+      } catch (error) {
+        thrown ??= { error };
+      }
     }
+    if (thrown !== undefined) {
+      // As with the first rejection: the others' outcomes no longer matter.
+      for (const promise of pending ?? []) void Promise.resolve(promise).catch(ignore);
+      this.handlerFailed(thrown.error, args);
+      return undefined;
+    }
+    if (pending === undefined) return undefined;
+    return Promise.all(pending).then(
+      () => undefined,
+      (error: unknown) => {
+        this.handlerFailed(error, args);
+      },
+    );
   }
+
+  private handlerFailed(error: unknown, args: MessageWebSocketMessageReceivedEventArgs): void {
+    // A getter rethrowing the message's own failure is the expected way to learn of it: not a crash.
+    if (error === args.failure) return;
+    this.goAway(CloseCode.InternalError, 'a messageReceived handler failed');
+    queueMicrotask(() => {
+      throw error;
+    });
+  }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<void> {
+  return typeof (value as PromiseLike<void> | undefined)?.then === 'function';
 }
 
 function ignore(): void {

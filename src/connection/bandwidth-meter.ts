@@ -18,14 +18,15 @@ const FULL_READ_BYTES = 65536;
 
 /** Bytes per 100 ms slot over the last second, in one direction. */
 class DirectionMeter {
-  private readonly slots = new Float64Array(SLOTS);
+  /** Made at the first byte: an idle connection should cost little. */
+  private slots: Float64Array | undefined;
   private slotStart = 0;
   private lastPeak = -Infinity;
   total = 0;
 
   add(bytes: number, now: number): void {
     this.advance(now);
-    this.slots[Math.floor(now / SLOT_MS) % SLOTS]! += bytes;
+    (this.slots ??= new Float64Array(SLOTS))[Math.floor(now / SLOT_MS) % SLOTS]! += bytes;
     this.total += bytes;
   }
 
@@ -36,11 +37,12 @@ class DirectionMeter {
   /** Bits per second over the last second, and the standard deviation of the per-slot rates. */
   rate(now: number): { bitsPerSecond: number; instability: number; peaked: boolean } {
     this.advance(now);
+    const slots = this.slots ?? [];
     let sum = 0;
-    for (const bytes of this.slots) sum += bytes;
+    for (const bytes of slots) sum += bytes;
     const mean = sum / SLOTS;
     let variance = 0;
-    for (const bytes of this.slots) variance += (bytes - mean) ** 2;
+    for (let slot = 0; slot < SLOTS; slot++) variance += ((slots[slot] ?? 0) - mean) ** 2;
     const slotsPerSecond = 1000 / SLOT_MS;
     return {
       bitsPerSecond: Math.round(sum * 8),
@@ -53,7 +55,9 @@ class DirectionMeter {
   private advance(now: number): void {
     const current = Math.floor(now / SLOT_MS);
     const stale = Math.min(SLOTS, current - this.slotStart);
-    for (let step = 1; step <= stale; step++) this.slots[(this.slotStart + step) % SLOTS] = 0;
+    const slots = this.slots;
+    if (slots !== undefined)
+      for (let step = 1; step <= stale; step++) slots[(this.slotStart + step) % SLOTS] = 0;
     this.slotStart = current;
   }
 }

@@ -20,6 +20,8 @@ import { nextMaskKey } from '../protocol/mask-keys.js';
 import { Opcode, type DataOpcode } from '../protocol/opcodes.js';
 import { ProtocolError } from '../protocol/protocol-error.js';
 import { BandwidthMeter } from './bandwidth-meter.js';
+import { FrameBufferPool } from './frame-buffer-pool.js';
+import { onKeepAliveTick } from './keep-alive-clock.js';
 import type { InboundSink, ReadResumer } from './inbound-sink.js';
 import { SectionBatcher } from './section-batcher.js';
 import { OutboundMessage, type FrameSender } from './outbound-message.js';
@@ -51,10 +53,21 @@ export interface ConnectionEvents {
   closed(info: CloseInfo): void;
 }
 
+/**
+ * What a socket buffers before writes wait, unless configured otherwise: Node's default (16 KiB) makes a
+ * 64 KiB write wait for the kernel each time; a quarter megabyte lets writes queue up and go out together.
+ */
+export const DEFAULT_OUTBOUND_BUFFER_SIZE = 256 * 1024;
 /** Payloads up to this size are copied behind their header and written as one buffer. */
 const COALESCE_LIMIT = 16 * 1024;
 /** A client masks into copies; a large write is sent as frames of at most this size. */
 const MASKED_FRAME_LIMIT = 1024 * 1024;
+/** Masked frames from this payload size on are built in pooled buffers (shared by all connections). */
+const POOLED_FRAME_PAYLOAD = 64 * 1024;
+const MAX_FRAME_HEADER = 14;
+/** The key of the frame being written: used up (copied into the header, applied) before writeFrame returns. */
+const frameMaskKey = new Uint8Array(4);
+const maskedFrameBuffers = new FrameBufferPool(MASKED_FRAME_LIMIT + MAX_FRAME_HEADER, 8);
 const DEFAULT_CLOSE_TIMEOUT = 10_000;
 const DEFAULT_KEEP_ALIVE_TIMEOUT = 30_000;
 const EMPTY = Buffer.alloc(0);
@@ -83,7 +96,7 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
   private peerEnded = false;
   private closeTimer: NodeJS.Timeout | undefined;
   private pongTimer: NodeJS.Timeout | undefined;
-  private keepAliveTimer: NodeJS.Timeout | undefined;
+  private stopKeepAlive: (() => void) | undefined;
   /** When input last arrived (or reading was paused by us), for the keep-alive. */
   private lastActivity = performance.now();
   /** A ping that arrived while the socket was full: answered (only the latest) once it drains. */
@@ -96,6 +109,12 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
     refuse: (error: Error) => void;
   }[] = [];
   private drainWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  /** Frames written in one tick go out together: the socket is corked until the next tick. */
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   constructor(
     socket: Duplex,
@@ -144,10 +163,9 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
     const keepAliveInterval = options.keepAliveInterval ?? 0;
     if (keepAliveInterval > 0) {
       const timeout = options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT;
-      this.keepAliveTimer = setInterval(() => {
+      this.stopKeepAlive = onKeepAliveTick(keepAliveInterval, () => {
         this.checkAlive(keepAliveInterval, timeout);
-      }, keepAliveInterval);
-      this.keepAliveTimer.unref();
+      });
     }
     if (head.length > 0) this.receive(head);
   }
@@ -316,10 +334,22 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
 
   /** Writes one whole frame to the socket, masked when we are the client. */
   private writeFrame(opcode: Opcode, fin: boolean, payload: Buffer): void {
-    const maskKey = this.masking ? nextMaskKey() : undefined;
+    const maskKey = this.masking ? nextMaskKey(frameMaskKey) : undefined;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
     const headerLength = frameHeaderLength(payload.length, maskKey !== undefined);
     const frameLength = headerLength + payload.length;
-    if (maskKey !== undefined || payload.length <= COALESCE_LIMIT) {
+    if (maskKey !== undefined && payload.length >= POOLED_FRAME_PAYLOAD) {
+      const buffer = maskedFrameBuffers.take(frameLength);
+      writeFrameHeader(buffer, 0, { fin, opcode, payloadLength: payload.length, maskKey });
+      maskInto(payload, buffer.subarray(headerLength, frameLength), maskKey);
+      this.socket.write(buffer.subarray(0, frameLength), () => {
+        maskedFrameBuffers.give(buffer);
+      });
+    } else if (maskKey !== undefined || payload.length <= COALESCE_LIMIT) {
       const frame = Buffer.allocUnsafe(frameLength);
       writeFrameHeader(frame, 0, { fin, opcode, payloadLength: payload.length, maskKey });
       const body = frame.subarray(headerLength);
@@ -329,10 +359,8 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
     } else {
       const header = Buffer.allocUnsafe(headerLength);
       writeFrameHeader(header, 0, { fin, opcode, payloadLength: payload.length });
-      this.socket.cork();
       this.socket.write(header);
       this.socket.write(payload);
-      this.socket.uncork();
     }
     this.meter.sent(frameLength);
     if (this.socket.writableNeedDrain) this.meter.sendLimited();
@@ -443,7 +471,7 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
     this.finished = true;
     clearTimeout(this.closeTimer);
     clearInterval(this.pongTimer);
-    clearInterval(this.keepAliveTimer);
+    this.stopKeepAlive?.();
     const lost = connectionLost('the connection was lost without a closing handshake', this.socketError);
     this.finishInbound(this.failure ?? lost);
     this.cancelOutbound(this.failure ?? lost);

@@ -1,12 +1,13 @@
-// The receiving side of a message socket: each data message becomes an IncomingMessage, handed out in
-// order by next(). Messages that arrive before anyone asks wait here; what they hold is bounded by the
-// high-water mark, past which the socket is not read. Advancing past a message that was not read to
-// its end discards its rest (as gorilla/websocket's NextReader does).
+// The receiving side of a message socket. Received messages are handed out in order, either as an
+// IncomingMessage stream (next()) or, for a consumer that wants each message whole, as one Buffer
+// (nextWhole()) without any stream machinery. Messages that arrive before anyone asks wait here; what
+// they hold is bounded by the high-water mark, past which the socket is not read. Advancing past a
+// streamed message that was not read to its end discards its rest (as gorilla/websocket's NextReader).
 
-import type { Buffer } from 'node:buffer';
+import { Buffer } from 'node:buffer';
 
 import { connectionLost, type WebSocketError } from '../errors.js';
-import { messageTypeOf, type DataOpcode } from '../protocol/opcodes.js';
+import { messageTypeOf, type DataOpcode, type SocketMessageType } from '../protocol/opcodes.js';
 import type { InboundSink, ReadResumer } from './inbound-sink.js';
 import { IncomingMessage, type MessageReader } from './incoming-message.js';
 
@@ -15,22 +16,60 @@ export const MESSAGE_HIGH_WATER_MARK = 1024 * 1024;
 /** What a waiting message costs beyond its bytes, so that a flood of empty messages is bounded too. */
 const MESSAGE_OVERHEAD = 1024;
 
+/** A message taken whole: its payload, or why it could not be received completely. */
+export interface WholeMessage {
+  readonly messageType: SocketMessageType;
+  readonly data: Buffer | WebSocketError;
+}
+
+type WholeTaker = (message: WholeMessage) => void;
+
+/** One received message, from its first frame until it is complete and taken. */
+class ReceivedMessage {
+  /** Sections not yet handed to anyone. */
+  sections: Buffer[] = [];
+  size = 0;
+  /** What it counts against the high-water mark while it waits untaken. */
+  charge = MESSAGE_OVERHEAD;
+  complete = false;
+  failure: WebSocketError | undefined;
+  /** Taken as a stream: later sections go there. */
+  stream: IncomingMessage | undefined;
+  /** Taken whole before it was complete: called when it is. */
+  wholeTaker: WholeTaker | undefined;
+
+  constructor(readonly messageType: SocketMessageType) {}
+
+  get isTaken(): boolean {
+    return this.stream !== undefined || this.wholeTaker !== undefined;
+  }
+
+  toWhole(): WholeMessage {
+    const { sections } = this;
+    this.sections = [];
+    const data = this.failure ?? (sections.length === 1 ? sections[0]! : Buffer.concat(sections, this.size));
+    return { messageType: this.messageType, data };
+  }
+}
+
+interface Taker {
+  resolve: (message: ReceivedMessage | null) => void;
+  reject: (error: Error) => void;
+}
+
 export class IncomingMessageQueue implements InboundSink, MessageReader {
   private resumer: ReadResumer | undefined;
   /** The message whose frames are arriving, if one is. */
-  private receiving: IncomingMessage | undefined;
-  /** Messages started but not yet handed out, oldest first. */
-  private readonly waiting: IncomingMessage[] = [];
+  private receiving: ReceivedMessage | undefined;
+  /** Messages started but not yet taken, oldest first. */
+  private readonly waiting: ReceivedMessage[] = [];
+  /** The last message handed out as a stream. */
   private handedOut: IncomingMessage | undefined;
-  private readonly takers: {
-    resolve: (message: IncomingMessage | null) => void;
-    reject: (error: Error) => void;
-  }[] = [];
+  private readonly takers: Taker[] = [];
   private ended = false;
   private failure: WebSocketError | undefined;
   /** Bytes (and per-message overhead) held by messages nobody has taken yet. */
   private waitingBytes = 0;
-  private readonly charged = new WeakMap<IncomingMessage, number>();
 
   constructor(private readonly highWaterMark = MESSAGE_HIGH_WATER_MARK) {}
 
@@ -38,21 +77,27 @@ export class IncomingMessageQueue implements InboundSink, MessageReader {
     this.resumer = resumer;
   }
 
-  /** The next message; null once the peer closed cleanly. Rejects when the connection failed. */
-  next(): Promise<IncomingMessage | null> {
+  /** The next message as a stream of its sections; null once the peer closed cleanly. */
+  async next(): Promise<IncomingMessage | null> {
     // The previous message is done with: whatever of it is still to come is dropped.
     if (this.handedOut !== undefined && !this.handedOut.readableEnded) {
       this.handedOut.destroy();
       this.wantMore();
     }
     this.handedOut = undefined;
-    const message = this.waiting.shift();
-    if (message !== undefined) return Promise.resolve(this.handOut(message));
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (this.ended) return Promise.resolve(null);
-    return new Promise((resolve, reject) => {
-      this.takers.push({ resolve, reject });
-    });
+    const message = this.waiting.shift() ?? (await this.waitForMessage());
+    return message === null ? null : this.takeAsStream(message);
+  }
+
+  /**
+   * The next message, whole, once it is complete; null once the peer closed cleanly. Rejects when the
+   * connection failed with no message in progress.
+   */
+  async nextWhole(): Promise<WholeMessage | null> {
+    const message = this.waiting[0]?.complete === true ? this.waiting.shift()! : undefined;
+    if (message !== undefined) return this.takeComplete(message);
+    const next = this.waiting.shift() ?? (await this.waitForMessage());
+    return next === null ? null : this.takeWhole(next);
   }
 
   wantMore(): void {
@@ -60,39 +105,54 @@ export class IncomingMessageQueue implements InboundSink, MessageReader {
   }
 
   messageStart(opcode: DataOpcode): void {
-    const message = new IncomingMessage(messageTypeOf(opcode), this, this.highWaterMark);
-    // A message the application abandons must not raise an unhandled 'error'.
-    message.on('error', ignore);
+    const message = new ReceivedMessage(messageTypeOf(opcode));
     this.receiving = message;
     const taker = this.takers.shift();
     if (taker === undefined) {
       this.waiting.push(message);
-      this.charge(message, MESSAGE_OVERHEAD);
+      this.waitingBytes += message.charge;
     } else {
-      taker.resolve(this.handOut(message));
+      message.charge = 0;
+      taker.resolve(message);
     }
   }
 
   messageData(section: Buffer): boolean {
     const message = this.receiving!;
-    // A message its reader destroyed (a `break` out of `for await`) takes no more: the rest is dropped.
-    if (message.destroyed) return true;
-    if (this.charged.has(message)) this.charge(message, section.length);
-    return message.push(section) && this.waitingBytes < this.highWaterMark;
+    const { stream } = message;
+    if (stream !== undefined) {
+      // A message its reader destroyed (a `break` out of `for await`) takes no more: the rest is dropped.
+      return stream.destroyed || stream.push(section);
+    }
+    message.sections.push(section);
+    message.size += section.length;
+    if (message.isTaken) return true;
+    message.charge += section.length;
+    this.waitingBytes += section.length;
+    return this.waitingBytes < this.highWaterMark;
   }
 
   messageEnd(): boolean {
     const message = this.receiving!;
     this.receiving = undefined;
-    if (!message.destroyed) message.push(null);
+    message.complete = true;
+    if (message.stream !== undefined) {
+      if (!message.stream.destroyed) message.stream.push(null);
+    } else if (message.wholeTaker !== undefined) {
+      message.wholeTaker(message.toWhole());
+    }
     return this.waitingBytes < this.highWaterMark;
   }
 
   finish(error: WebSocketError | undefined): void {
     const interrupted = this.receiving;
     this.receiving = undefined;
-    if (interrupted !== undefined && !interrupted.destroyed) {
-      interrupted.destroy(error ?? connectionLost('the connection closed in the middle of a message'));
+    if (interrupted !== undefined) {
+      interrupted.failure = error ?? connectionLost('the connection closed in the middle of a message');
+      if (interrupted.stream !== undefined && !interrupted.stream.destroyed) {
+        interrupted.stream.destroy(interrupted.failure);
+      }
+      interrupted.wholeTaker?.(interrupted.toWhole());
     }
     this.ended = true;
     this.failure = error;
@@ -102,21 +162,49 @@ export class IncomingMessageQueue implements InboundSink, MessageReader {
     }
   }
 
-  private handOut(message: IncomingMessage): IncomingMessage {
-    this.handedOut = message;
-    this.waitingBytes -= this.charged.get(message) ?? 0;
-    this.charged.delete(message);
-    this.wantMore();
-    return message;
+  private waitForMessage(): Promise<ReceivedMessage | null> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.ended) return Promise.resolve(null);
+    return new Promise((resolve, reject) => {
+      this.takers.push({ resolve, reject });
+    });
   }
 
-  /** Counts what a waiting message holds against the high-water mark. */
-  private charge(message: IncomingMessage, bytes: number): void {
-    this.charged.set(message, (this.charged.get(message) ?? 0) + bytes);
-    this.waitingBytes += bytes;
+  private takeAsStream(message: ReceivedMessage): IncomingMessage {
+    this.release(message);
+    const stream = new IncomingMessage(message.messageType, this, this.highWaterMark);
+    // A message the application abandons must not raise an unhandled 'error'.
+    stream.on('error', ignore);
+    for (const section of message.sections) stream.push(section);
+    message.sections = [];
+    if (message.failure !== undefined) stream.destroy(message.failure);
+    else if (message.complete) stream.push(null);
+    else message.stream = stream;
+    this.handedOut = stream;
+    return stream;
+  }
+
+  private takeWhole(message: ReceivedMessage): WholeMessage | Promise<WholeMessage> {
+    if (message.complete || message.failure !== undefined) return this.takeComplete(message);
+    this.release(message);
+    return new Promise((resolve) => {
+      message.wholeTaker = resolve;
+    });
+  }
+
+  private takeComplete(message: ReceivedMessage): WholeMessage {
+    this.release(message);
+    return message.toWhole();
+  }
+
+  /** The message is taken: it no longer counts against the high-water mark. */
+  private release(message: ReceivedMessage): void {
+    this.waitingBytes -= message.charge;
+    message.charge = 0;
+    this.wantMore();
   }
 }
 
 function ignore(): void {
-  // See messageStart.
+  // See takeAsStream.
 }

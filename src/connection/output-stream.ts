@@ -18,8 +18,10 @@ export type MessagePreparer = (payload: Buffer) => PreparedMessage | WebSocketEr
 export class OutputStream extends Writable {
   private prepare: MessagePreparer | undefined;
   /** Messages prepared by writeAsync, found again by their chunk when the Writable gets to them. */
-  private readonly prepared = new WeakMap<Buffer, PreparedMessage>();
+  private prepared: WeakMap<Buffer, PreparedMessage> | undefined;
   private flushWaiters: { resolve: (flushed: boolean) => void; reject: (error: Error) => void }[] = [];
+  /** writeAsync calls sent without the Writable's queue (it was empty) and not yet complete. */
+  private directWrites = 0;
 
   constructor() {
     super({ highWaterMark: 0, decodeStrings: true });
@@ -31,7 +33,7 @@ export class OutputStream extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    const message = this.prepared.get(chunk) ?? this.prepareMessage(chunk);
+    const message = this.prepared?.get(chunk) ?? this.prepareMessage(chunk);
     if (typeof message !== 'function') {
       callback(message);
       return;
@@ -39,7 +41,7 @@ export class OutputStream extends Writable {
     message().then(
       () => {
         callback();
-        if (this.writableLength === 0) this.settleFlushWaiters(undefined);
+        this.settleFlushWaitersIfIdle();
       },
       (error: unknown) => {
         const failure = toWebSocketError(error);
@@ -68,10 +70,14 @@ export class OutputStream extends Writable {
    */
   writeAsync(data: Uint8Array): Promise<number> {
     if (this.destroyed) return Promise.reject(closedError('the WebSocket is closed'));
-    const chunk = Buffer.from(data.buffer, data.byteOffset, data.length);
+    const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
     const message = this.prepareMessage(chunk);
     if (typeof message !== 'function') return Promise.reject(message);
-    this.prepared.set(chunk, message);
+    // Nothing queued in the Writable: the message can go now, in order, without the Writable's machinery.
+    if (this.writableLength === 0 && !this.writableCorked && !this.writableEnded) {
+      return this.sendDirectly(message, chunk.length);
+    }
+    (this.prepared ??= new WeakMap()).set(chunk, message);
     return new Promise((resolve, reject) => {
       this.write(chunk, (error) => {
         if (error === null || error === undefined) resolve(chunk.length);
@@ -84,10 +90,36 @@ export class OutputStream extends Writable {
   flushAsync(): Promise<boolean> {
     if (this.errored !== null) return Promise.reject(toWebSocketError(this.errored));
     if (this.destroyed) return Promise.reject(closedError('the output stream is closed'));
-    if (this.writableLength === 0) return Promise.resolve(true);
+    if (this.isIdle) return Promise.resolve(true);
     return new Promise((resolve, reject) => {
       this.flushWaiters.push({ resolve, reject });
     });
+  }
+
+  private sendDirectly(message: PreparedMessage, length: number): Promise<number> {
+    this.directWrites++;
+    return message().then(
+      () => {
+        this.directWrites--;
+        this.settleFlushWaitersIfIdle();
+        return length;
+      },
+      (error: unknown) => {
+        this.directWrites--;
+        const failure = toWebSocketError(error);
+        // As a failed write through the Writable would: the stream is done.
+        this.destroy(failure);
+        throw failure;
+      },
+    );
+  }
+
+  private get isIdle(): boolean {
+    return this.writableLength === 0 && this.directWrites === 0;
+  }
+
+  private settleFlushWaitersIfIdle(): void {
+    if (this.isIdle) this.settleFlushWaiters(undefined);
   }
 
   private prepareMessage(chunk: Buffer): PreparedMessage | WebSocketError {

@@ -64,14 +64,15 @@ export class FrameParser {
   private state = State.Header;
   private failure: ProtocolError | undefined;
 
-  // A header that arrived split over chunks is gathered here.
-  private readonly headerBytes = Buffer.allocUnsafe(MAX_HEADER_LENGTH);
+  // A header that arrived split over chunks is gathered here (made when first needed, as is maskKey:
+  // an idle connection should cost little).
+  private headerBytes: Buffer | undefined;
   private headerHave = 0;
 
   // The frame being read.
   private opcode = 0;
   private fin = false;
-  private readonly maskKey = Buffer.allocUnsafe(4);
+  private maskKey: Buffer | undefined;
   private masked = false;
   private payloadLength = 0;
   private payloadRemaining = 0;
@@ -149,14 +150,15 @@ export class FrameParser {
       }
     }
     // A header split over chunks: gather it, checking the first two bytes as soon as they are here.
+    const gathered = (this.headerBytes ??= Buffer.allocUnsafe(MAX_HEADER_LENGTH));
     let index = position;
     while (index < chunk.length) {
-      this.headerBytes[this.headerHave++] = chunk[index++]!;
+      gathered[this.headerHave++] = chunk[index++]!;
       if (this.headerHave < 2) continue;
-      if (this.headerHave === 2) this.checkFirstTwoBytes(this.headerBytes[0]!, this.headerBytes[1]!);
-      if (this.headerHave === headerLength(this.headerBytes[1]!)) {
+      if (this.headerHave === 2) this.checkFirstTwoBytes(gathered[0]!, gathered[1]!);
+      if (this.headerHave === headerLength(gathered[1]!)) {
         this.headerHave = 0;
-        this.decodeHeader(this.headerBytes, 0);
+        this.decodeHeader(gathered, 0);
         break;
       }
     }
@@ -205,7 +207,7 @@ export class FrameParser {
     }
     this.masked = (byte1 & 0x80) !== 0;
     if (this.masked) {
-      source.copy(this.maskKey, 0, position, position + 4);
+      source.copy((this.maskKey ??= Buffer.allocUnsafe(4)), 0, position, position + 4);
     }
     this.opcode = byte0 & 0x0f;
     this.fin = (byte0 & 0x80) !== 0;
@@ -243,7 +245,7 @@ export class FrameParser {
     const take = Math.min(this.payloadRemaining, chunk.length - position);
     if (take > 0) {
       const section = chunk.subarray(position, position + take);
-      if (this.masked) applyMask(section, this.maskKey, this.payloadRead);
+      if (this.masked) applyMask(section, this.maskKey!, this.payloadRead);
       if (isControlOpcode(this.opcode)) {
         this.gatherControlPayload(section);
       } else {

@@ -6,13 +6,19 @@ const POOL_SIZE = 8192;
 const pool = new Uint8Array(POOL_SIZE);
 let poolIndex = POOL_SIZE;
 
-/** Returns a new 4-byte key of its own: a copy from the pool, so that refilling the pool never changes it. */
-export function nextMaskKey(): Uint8Array {
+/**
+ * Returns the next 4-byte key, copied out of the pool (so that refilling the pool never changes it) into
+ * `target`, by default a new array.
+ */
+export function nextMaskKey(target = new Uint8Array(4)): Uint8Array {
   if (poolIndex === POOL_SIZE) {
     randomFillSync(pool);
     poolIndex = 0;
   }
-  const key = pool.slice(poolIndex, poolIndex + 4);
+  target[0] = pool[poolIndex]!;
+  target[1] = pool[poolIndex + 1]!;
+  target[2] = pool[poolIndex + 2]!;
+  target[3] = pool[poolIndex + 3]!;
   poolIndex += 4;
-  return key;
+  return target;
 }

@@ -1,8 +1,13 @@
 // RFC 6455 §5.3 masking: XOR with a 4-byte key. Small payloads go byte by byte with the key in locals;
-// larger ones a 32-bit word at a time, eight words per turn, on the 4-byte-aligned middle.
+// middling ones a 32-bit word at a time, eight words per turn, on the 4-byte-aligned middle; large ones
+// through WebAssembly SIMD where the runtime has it.
+
+import { simdMasker } from './mask-simd.js';
 
 /** Below this many bytes a word view costs more than it saves. */
 const SMALL_PAYLOAD = 128;
+/** From this many bytes on, SIMD wins despite the copies through its scratch memory. */
+const SIMD_PAYLOAD = 1024;
 
 const keyScratch = new Uint8Array(4);
 const keyWordView = new Uint32Array(keyScratch.buffer);
@@ -13,6 +18,10 @@ const keyWordView = new Uint32Array(keyScratch.buffer);
  */
 export function applyMask(data: Uint8Array, key: Uint8Array, keyOffset = 0): void {
   const length = data.length;
+  if (length >= SIMD_PAYLOAD && simdMasker !== undefined) {
+    simdMasker.mask(data, data, key, keyOffset);
+    return;
+  }
   if (length < SMALL_PAYLOAD) {
     maskBytes(data, 0, length, key, keyOffset);
     return;
@@ -69,6 +78,15 @@ const MASK_INTO_PIECE = 16 * 1024;
 
 /** Writes source XOR key into target (same length), leaving source untouched. */
 export function maskInto(source: Uint8Array, target: Uint8Array, key: Uint8Array): void {
+  if (source.length >= SIMD_PAYLOAD && simdMasker !== undefined) {
+    simdMasker.mask(source, target, key, 0);
+    return;
+  }
+  if (source.length <= MASK_INTO_PIECE) {
+    target.set(source);
+    applyMask(target, key, 0);
+    return;
+  }
   for (let offset = 0; offset < source.length; offset += MASK_INTO_PIECE) {
     const end = Math.min(offset + MASK_INTO_PIECE, source.length);
     target.set(source.subarray(offset, end), offset);

@@ -6,6 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 
+import { DEFAULT_OUTBOUND_BUFFER_SIZE } from '../connection/connection.js';
 import { invalidArgument } from '../errors.js';
 import { rejectUpgrade } from './accept-upgrade.js';
 
@@ -29,6 +30,8 @@ export function createUpgradeServer(
   tlsOptions?: https.ServerOptions,
 ): AnyHttpServer {
   const serverOptions = {
+    // The accepted sockets' buffer before writes wait (as control.outboundBufferSizeInBytes for clients).
+    highWaterMark: DEFAULT_OUTBOUND_BUFFER_SIZE,
     maxHeaderSize: limits.maxHeaderSize,
     headersTimeout: limits.handshakeTimeout,
     requestTimeout: limits.handshakeTimeout,

@@ -1,12 +1,15 @@
-// Masking (§5.3) against a byte-by-byte reference, at every memory alignment and key phase; mask keys.
+// Masking (§5.3) against a byte-by-byte reference, at every memory alignment and key phase, on every path
+// (bytes, words, WebAssembly SIMD through its scratch page in several pieces); mask keys.
 
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 
 import fc from 'fast-check';
 
 import { applyMask, maskInto, nextMaskKey } from '../../src/protocol/index.js';
+import { simdMasker } from '../../src/protocol/mask-simd.js';
 
 /** The definition: octet i of the masked data is octet i of the original XOR key[(keyOffset + i) mod 4]. */
 function referenceMask(data: Uint8Array, key: Uint8Array, keyOffset: number): Uint8Array {
@@ -21,7 +24,43 @@ function placed(data: Uint8Array, byteOffset: number): Uint8Array {
 }
 
 const key = fc.uint8Array({ minLength: 4, maxLength: 4 });
-const data = fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ minLength: 100, maxLength: 2000 }));
+const data = fc.oneof(
+  fc.uint8Array({ maxLength: 40 }),
+  fc.uint8Array({ minLength: 100, maxLength: 2000 }),
+  // Past the SIMD path's 16 KiB pieces, ending anywhere within its 64-byte stride.
+  fc.uint8Array({ minLength: 16_000, maxLength: 50_000 }),
+);
+
+void describe('WebAssembly SIMD masking', () => {
+  void it('is available on this runtime, so large payloads take the fast path', () => {
+    assert.notEqual(simdMasker, undefined);
+  });
+
+  void it('falls back to plain JavaScript where WebAssembly is off (node --jitless), with the same bytes', () => {
+    const maskModule = new URL('../../src/protocol/mask.js', import.meta.url).href;
+    const script = `
+      const { applyMask, maskInto } = await import(${JSON.stringify(maskModule)});
+      const { simdMasker } = await import(${JSON.stringify(new URL('../../src/protocol/mask-simd.js', import.meta.url).href)});
+      const data = Uint8Array.from({ length: 40_003 }, (_, i) => (i * 31 + 7) & 0xff);
+      const key = Uint8Array.of(0x12, 0x34, 0x56, 0x78);
+      const inPlace = data.slice(1).subarray(0);
+      applyMask(inPlace, key, 3);
+      const copied = new Uint8Array(data.length);
+      maskInto(data, copied, key);
+      process.stdout.write(JSON.stringify({ simd: simdMasker !== undefined, inPlace: [...inPlace], copied: [...copied] }));
+    `;
+    const run = spawnSync(process.execPath, ['--jitless', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    });
+    assert.equal(run.status, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as { simd: boolean; inPlace: number[]; copied: number[] };
+    assert.equal(result.simd, false);
+    const data = Uint8Array.from({ length: 40_003 }, (_, index) => (index * 31 + 7) & 0xff);
+    const maskKey = Uint8Array.of(0x12, 0x34, 0x56, 0x78);
+    assert.deepEqual(result.inPlace, [...referenceMask(data.subarray(1), maskKey, 3)]);
+    assert.deepEqual(result.copied, [...referenceMask(data, maskKey, 0)]);
+  });
+});
 
 void describe('applyMask', () => {
   void it('matches the byte-by-byte reference for every alignment, length and key offset', () => {
