@@ -206,6 +206,43 @@ test('each outputStream write is one binary message; a text message arrives as i
   );
 });
 
+test('write() and writeAsync() mixed in one tick: messages arrive in call order, flushAsync waits for all', async () => {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  after(() => {
+    wss.close();
+  });
+  await once(wss, 'listening');
+  const received: Buffer[] = [];
+  const peer = new Promise<WsSocket>((resolve) => {
+    wss.on('connection', (ws) => {
+      ws.on('message', (data: Buffer) => received.push(data));
+      resolve(ws);
+    });
+  });
+  const client = new StreamWebSocket();
+  await client.connectAsync(`ws://127.0.0.1:${String((wss.address() as net.AddressInfo).port)}/`);
+  await peer;
+  // Larger than the socket's buffer, so that some calls wait for it to drain while others are made.
+  const sizes = [600_000, 10, 2_000_000, 70_000, 1, 0, 1_200_000, 5];
+  const payloads = sizes.map((size, index) => Buffer.alloc(size, index + 1));
+  const writes: Promise<unknown>[] = [];
+  payloads.forEach((payload, index) => {
+    if (index % 2 === 0) writes.push(client.outputStream.writeAsync(payload));
+    else client.outputStream.write(payload);
+  });
+  assert.equal(await client.outputStream.flushAsync(), true);
+  await Promise.all(writes);
+  const closed = client.whenClosed();
+  client.close(1000, 'done');
+  // ws answered our close frame, so it had handled every message before it.
+  await closed;
+  assert.deepEqual(
+    received.map((data) => [data.length, data[0], data.at(-1)]),
+    payloads.map((payload) => [payload.length, payload[0], payload.at(-1)]),
+  );
+  assert.ok(received.every((data, index) => data.equals(payloads[index]!)));
+});
+
 test('backpressure: a reader that does not read holds the writer, and nothing is lost', async () => {
   const { client, server } = await connectedPair();
   const chunk = Buffer.alloc(1024 * 1024);
