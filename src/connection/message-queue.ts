@@ -94,10 +94,8 @@ export class IncomingMessageQueue implements InboundSink, MessageReader {
    * connection failed with no message in progress.
    */
   async nextWhole(): Promise<WholeMessage | null> {
-    const message = this.waiting[0]?.complete === true ? this.waiting.shift()! : undefined;
-    if (message !== undefined) return this.takeComplete(message);
-    const next = this.waiting.shift() ?? (await this.waitForMessage());
-    return next === null ? null : this.takeWhole(next);
+    const message = this.waiting.shift() ?? (await this.waitForMessage());
+    return message === null ? null : this.takeWhole(message);
   }
 
   wantMore(): void {
