@@ -56,8 +56,9 @@ class DirectionMeter {
     const current = Math.floor(now / SLOT_MS);
     const stale = Math.min(SLOTS, current - this.slotStart);
     const slots = this.slots;
-    if (slots !== undefined)
+    if (slots !== undefined) {
       for (let step = 1; step <= stale; step++) slots[(this.slotStart + step) % SLOTS] = 0;
+    }
     this.slotStart = current;
   }
 }
