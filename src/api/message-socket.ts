@@ -195,7 +195,9 @@ export abstract class MessageSocket extends WebSocketBase {
       if (message instanceof IncomingMessage) {
         await this.deliverPieces(message);
       } else {
-        const { messageType, data } = message;
+        // Full mode promises the whole message in one buffer: this is where its sections are joined.
+        const { messageType, sections, failure } = message;
+        const data = failure ?? (sections.length === 1 ? sections[0]! : Buffer.concat(sections));
         const handled = this.dispatch(new MessageWebSocketMessageReceivedEventArgs(messageType, true, data));
         if (handled !== undefined) await handled;
       }

@@ -1,10 +1,10 @@
 // The receiving side of a message socket. Received messages are handed out in order, either as an
-// IncomingMessage stream (next()) or, for a consumer that wants each message whole, as one Buffer
-// (nextWhole()) without any stream machinery. Messages that arrive before anyone asks wait here; what
+// IncomingMessage stream (next()) or, for a consumer that wants each message whole, as the list of its
+// sections once it is complete (nextWhole()), without any stream machinery. Messages that arrive before anyone asks wait here; what
 // they hold is bounded by the high-water mark, past which the socket is not read. Advancing past a
 // streamed message that was not read to its end discards its rest (as gorilla/websocket's NextReader).
 
-import { Buffer } from 'node:buffer';
+import type { Buffer } from 'node:buffer';
 
 import { connectionLost, type WebSocketError } from '../errors.js';
 import { messageTypeOf, type DataOpcode, type SocketMessageType } from '../protocol/opcodes.js';
@@ -16,10 +16,11 @@ export const MESSAGE_HIGH_WATER_MARK = 1024 * 1024;
 /** What a waiting message costs beyond its bytes, so that a flood of empty messages is bounded too. */
 const MESSAGE_OVERHEAD = 1024;
 
-/** A message taken whole: its payload, or why it could not be received completely. */
+/** A message taken whole: its payload's sections in order, or why it could not be received completely. */
 export interface WholeMessage {
   readonly messageType: SocketMessageType;
-  readonly data: Buffer | WebSocketError;
+  readonly sections: readonly Buffer[];
+  readonly failure: WebSocketError | undefined;
 }
 
 type WholeTaker = (message: WholeMessage) => void;
@@ -28,7 +29,6 @@ type WholeTaker = (message: WholeMessage) => void;
 class ReceivedMessage {
   /** Sections not yet handed to anyone. */
   sections: Buffer[] = [];
-  size = 0;
   /** What it counts against the high-water mark while it waits untaken. */
   charge = MESSAGE_OVERHEAD;
   complete = false;
@@ -45,10 +45,9 @@ class ReceivedMessage {
   }
 
   toWhole(): WholeMessage {
-    const { sections } = this;
+    const { messageType, sections, failure } = this;
     this.sections = [];
-    const data = this.failure ?? (sections.length === 1 ? sections[0]! : Buffer.concat(sections, this.size));
-    return { messageType: this.messageType, data };
+    return { messageType, sections, failure };
   }
 }
 
@@ -123,7 +122,6 @@ export class IncomingMessageQueue implements InboundSink, MessageReader {
       return stream.destroyed || stream.push(section);
     }
     message.sections.push(section);
-    message.size += section.length;
     if (message.isTaken) return true;
     message.charge += section.length;
     this.waitingBytes += section.length;
