@@ -24,10 +24,9 @@ export {
 export { WebSocketInformation, type BandwidthStatistics } from './api/information.js';
 export type { WebSocketClosedEventArgs } from './api/websocket-base.js';
 export type { ConnectAsyncOptions, ServerCustomValidationHandler } from './api/client-connector.js';
-export {
-  WebSocketServerCustomValidationRequestedEventArgs,
-  type Deferral,
-} from './api/server-custom-validation.js';
+export { WebSocketServerCustomValidationRequestedEventArgs } from './api/server-custom-validation.js';
+export type { Deferral } from './api/deferral.js';
+export { WebSocketCloseReceivedEventArgs } from './api/close-received-event-args.js';
 export type { ClientCertificate } from './client/transport.js';
 export { parseBasicAuthorization, type PasswordCredential } from './client/http-auth.js';
 export {
@@ -36,6 +35,6 @@ export {
   SocketMessageType,
   SocketSslErrorSeverity,
 } from './api/enums.js';
-export { InputStream, InputStreamOptions } from './connection/input-stream.js';
-export { OutputStream } from './connection/output-stream.js';
+export { InputStream, InputStreamOptions } from './api/input-stream.js';
+export { OutputStream } from './api/output-stream.js';
 export { WebErrorStatus, WebSocketError, HResult } from './errors.js';

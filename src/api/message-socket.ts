@@ -9,8 +9,7 @@ import type { ConnectionOptions, WebSocketConnection } from '../connection/conne
 import { IncomingMessage } from '../connection/incoming-message.js';
 import { IncomingMessageQueue, type WholeMessage } from '../connection/message-queue.js';
 import { OutgoingMessageStream } from '../connection/outgoing-message-stream.js';
-import type { OutboundMessage } from '../connection/outbound-message.js';
-import { OutputStream, type PreparedMessage } from '../connection/output-stream.js';
+import type { OutgoingMessage } from '../connection/outgoing-message.js';
 import {
   illegalMethodCall,
   invalidArgument,
@@ -18,12 +17,13 @@ import {
   WebErrorStatus,
   type WebSocketError,
 } from '../errors.js';
-import { CloseCode, truncateReason } from '../protocol/close.js';
+import { CloseCode } from '../protocol/close.js';
 import { opcodeOf, SocketMessageType } from '../protocol/opcodes.js';
 import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
 import { MessageWebSocketReceiveMode } from './enums.js';
 import { MessageWebSocketMessageReceivedEventArgs } from './message-received-event-args.js';
-import { WebSocketBase, type OpenedSocket } from './websocket-base.js';
+import { OutputStream, type PreparedMessage } from './output-stream.js';
+import { WebSocketBase, type UpgradedSocket, type CloseReceivedHandler } from './websocket-base.js';
 
 /* eslint-disable @typescript-eslint/no-unsafe-declaration-merging -- the interface types the class's events, as @types/node does for its own emitters */
 
@@ -38,13 +38,23 @@ export interface MessageSocket {
   on(event: 'newListener', listener: (event: string | symbol) => void): this;
   on(event: 'messageReceived', listener: MessageReceivedHandler): this;
   on(event: 'closed', listener: (args: { code: number; reason: string }) => void): this;
+  on(event: 'closeReceived', listener: CloseReceivedHandler): this;
   once(event: 'messageReceived', listener: MessageReceivedHandler): this;
   once(event: 'closed', listener: (args: { code: number; reason: string }) => void): this;
+  once(event: 'closeReceived', listener: CloseReceivedHandler): this;
   off(event: 'messageReceived', listener: MessageReceivedHandler): this;
   off(event: 'closed', listener: (args: { code: number; reason: string }) => void): this;
+  off(event: 'closeReceived', listener: CloseReceivedHandler): this;
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * The largest message taken whole (FullMessage mode) while control.maxMessageSize is not set: 16 MiB.
+ * A larger one closes the connection with 1009. Messages that stream (messages(), PartialMessage) are
+ * unlimited unless maxMessageSize is set.
+ */
+export const DEFAULT_WHOLE_MESSAGE_LIMIT = 16 * 1024 * 1024;
 
 export abstract class MessageSocket extends WebSocketBase {
   /** Each write is sent as one whole message of control.messageType. */
@@ -53,11 +63,13 @@ export abstract class MessageSocket extends WebSocketBase {
   private readonly queue = new IncomingMessageQueue();
   private consumer: 'messageReceived' | 'messages()' | undefined;
   private pumping = false;
+  /** messageReceived was raised for a message the connection's failure cut short. */
+  private failureRaised = false;
   /** A message taken while the last messageReceived listener went away: the next listener gets it. */
   private held: IncomingMessage | WholeMessage | undefined;
   /** The message that sendNonfinalFrameAsync started, until sendFinalFrameAsync ends it. */
   private fragmented:
-    { message: OutboundMessage; type: SocketMessageType; utf8: Utf8Validator | undefined } | undefined;
+    { message: OutgoingMessage; type: SocketMessageType; utf8: Utf8Validator | undefined } | undefined;
 
   constructor() {
     super();
@@ -76,9 +88,14 @@ export abstract class MessageSocket extends WebSocketBase {
   /** The settings the socket reads for each message sent and received. */
   protected abstract get messageSettings(): MessageSettings;
 
-  protected override open(opened: OpenedSocket, options: ConnectionOptions): void {
+  protected override open(opened: UpgradedSocket, options: ConnectionOptions): void {
+    const limit = options.maxMessageSize ?? Infinity;
+    this.queue.limitWholeMessages(limit === Infinity ? DEFAULT_WHOLE_MESSAGE_LIMIT : limit);
     const connection = this.bindConnection(opened, this.queue, options);
-    this.outputStream.bind((payload) => this.prepareWhole(connection, payload));
+    this.outputStream.bind(
+      (payload) => this.prepareWhole(connection, payload),
+      () => this.flushRefusal(),
+    );
   }
 
   /**
@@ -99,9 +116,7 @@ export abstract class MessageSocket extends WebSocketBase {
   openMessage(type: SocketMessageType = this.messageSettings.messageType): Writable {
     const connection = this.requireConnection();
     const message = connection.openMessage(opcodeOf(type));
-    const stream = new OutgoingMessageStream(message, type === SocketMessageType.Utf8, (reason) => {
-      this.goAway(CloseCode.InternalError, truncateReason(reason));
-    });
+    const stream = new OutgoingMessageStream(message, type === SocketMessageType.Utf8);
     stream.on('error', ignore);
     return stream;
   }
@@ -138,6 +153,11 @@ export abstract class MessageSocket extends WebSocketBase {
 
   /** A whole message of the type in force now; a text message must be valid UTF-8. */
   private prepareWhole(connection: WebSocketConnection, payload: Buffer): PreparedMessage | WebSocketError {
+    if (this.fragmented !== undefined) {
+      return illegalMethodCall(
+        'a message begun with sendNonfinalFrameAsync is still open: end it with sendFinalFrameAsync first',
+      );
+    }
     const type = this.messageSettings.messageType;
     if (type === SocketMessageType.Utf8 && !isValidUtf8(payload)) {
       return invalidArgument('a text message must be valid UTF-8');
@@ -176,11 +196,12 @@ export abstract class MessageSocket extends WebSocketBase {
       try {
         message = this.held ?? (await this.takeNext());
       } catch (error) {
-        // WinRT raises the event for a message that could not be received; its getters throw.
+        // WinRT raises the event for a message that could not be received; its getters throw. Once: a
+        // message cut short by the failure has raised it already.
         const failure = toWebSocketError(error);
-        if (failure.status !== WebErrorStatus.OperationCanceled) {
+        if (failure.status !== WebErrorStatus.OperationCanceled && !this.failureRaised) {
           await this.dispatch(
-            new MessageWebSocketMessageReceivedEventArgs(SocketMessageType.Binary, true, failure),
+            new MessageWebSocketMessageReceivedEventArgs(this.messageSettings.messageType, true, failure),
           );
         }
         return;
@@ -197,6 +218,7 @@ export abstract class MessageSocket extends WebSocketBase {
       } else {
         // Full mode promises the whole message in one buffer: this is where its sections are joined.
         const { messageType, sections, failure } = message;
+        if (failure !== undefined) this.failureRaised = true;
         const data = failure ?? (sections.length === 1 ? sections[0]! : Buffer.concat(sections));
         const handled = this.dispatch(new MessageWebSocketMessageReceivedEventArgs(messageType, true, data));
         if (handled !== undefined) await handled;
@@ -228,6 +250,7 @@ export abstract class MessageSocket extends WebSocketBase {
         held = section as Buffer;
       }
     } catch (error) {
+      this.failureRaised = true;
       await this.dispatch(
         new MessageWebSocketMessageReceivedEventArgs(message.messageType, false, toWebSocketError(error)),
       );

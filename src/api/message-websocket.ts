@@ -8,7 +8,7 @@ import {
 } from './client-connector.js';
 import { MessageWebSocketControl } from './control.js';
 import { MessageSocket, type MessageReceivedHandler, type MessageSettings } from './message-socket.js';
-import type { WebSocketClosedEventArgs } from './websocket-base.js';
+import type { WebSocketClosedEventArgs, CloseReceivedHandler } from './websocket-base.js';
 
 /* eslint-disable @typescript-eslint/no-unsafe-declaration-merging -- the interface types the class's events, as @types/node does for its own emitters */
 export interface MessageWebSocket {
@@ -16,12 +16,15 @@ export interface MessageWebSocket {
   on(event: 'newListener', listener: (event: string | symbol) => void): this;
   on(event: 'messageReceived', listener: MessageReceivedHandler): this;
   on(event: 'closed', listener: (args: WebSocketClosedEventArgs) => void): this;
+  on(event: 'closeReceived', listener: CloseReceivedHandler): this;
   once(event: 'serverCustomValidationRequested', listener: ServerCustomValidationHandler): this;
   once(event: 'messageReceived', listener: MessageReceivedHandler): this;
   once(event: 'closed', listener: (args: WebSocketClosedEventArgs) => void): this;
+  once(event: 'closeReceived', listener: CloseReceivedHandler): this;
   off(event: 'serverCustomValidationRequested', listener: ServerCustomValidationHandler): this;
   off(event: 'messageReceived', listener: MessageReceivedHandler): this;
   off(event: 'closed', listener: (args: WebSocketClosedEventArgs) => void): this;
+  off(event: 'closeReceived', listener: CloseReceivedHandler): this;
 }
 
 export class MessageWebSocket extends MessageSocket {

@@ -8,13 +8,8 @@ import type {
   ServerCertificateReport,
   SocketSslErrorSeverity,
 } from '../client/certificate-check.js';
-import { HResult, illegalMethodCall, WebErrorStatus, WebSocketError } from '../errors.js';
-
-/** Windows.Foundation.Deferral: lets an asynchronous handler decide later. */
-export interface Deferral {
-  /** Signals that the handler has decided; a second call is an error. */
-  complete(): void;
-}
+import { HResult, WebErrorStatus, WebSocketError } from '../errors.js';
+import { createDeferral, type Deferral } from './deferral.js';
 
 export class WebSocketServerCustomValidationRequestedEventArgs {
   readonly serverCertificate: X509Certificate;
@@ -39,16 +34,9 @@ export class WebSocketServerCustomValidationRequestedEventArgs {
 
   /** Holds the connect until complete() is called (bounded by control.connectTimeout). */
   getDeferral(): Deferral {
-    let done = false;
     let release!: () => void;
     this.pending.push(new Promise((resolve) => (release = resolve)));
-    return {
-      complete: () => {
-        if (done) throw illegalMethodCall('Deferral.complete() was already called');
-        done = true;
-        release();
-      },
-    };
+    return createDeferral(release);
   }
 
   /** @internal Waits for the handlers and their deferrals; throws if any of them rejected the server. */

@@ -3,14 +3,14 @@
 import type { ConnectionOptions } from '../connection/connection.js';
 import { ServerMessageWebSocketControl } from './control.js';
 import { MessageSocket, type MessageSettings } from './message-socket.js';
-import type { OpenedSocket } from './websocket-base.js';
+import type { UpgradedSocket } from './websocket-base.js';
 
 export class ServerMessageWebSocket extends MessageSocket {
   /** messageType (of what is sent) and receiveMode, at any time. */
   readonly control = new ServerMessageWebSocketControl();
 
   /** @internal Created by WebSocketListener for an upgraded connection. */
-  constructor(opened: OpenedSocket, options: ConnectionOptions) {
+  constructor(opened: UpgradedSocket, options: ConnectionOptions) {
     super();
     this.open(opened, options);
   }

@@ -2,11 +2,11 @@
 
 import type { ConnectionOptions } from '../connection/connection.js';
 import { StreamSocket } from './stream-socket.js';
-import type { OpenedSocket } from './websocket-base.js';
+import type { UpgradedSocket } from './websocket-base.js';
 
 export class ServerStreamWebSocket extends StreamSocket {
   /** @internal Created by WebSocketListener for an upgraded connection. */
-  constructor(opened: OpenedSocket, options: ConnectionOptions) {
+  constructor(opened: UpgradedSocket, options: ConnectionOptions) {
     super();
     this.open(opened, options);
   }

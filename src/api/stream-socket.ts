@@ -2,11 +2,11 @@
 // every received message, and an outputStream whose writes are binary messages.
 
 import type { ConnectionOptions } from '../connection/connection.js';
-import { InputStream } from '../connection/input-stream.js';
-import { OutputStream } from '../connection/output-stream.js';
 import { operationCanceled } from '../errors.js';
 import { Opcode } from '../protocol/opcodes.js';
-import { WebSocketBase, type OpenedSocket } from './websocket-base.js';
+import { InputStream } from './input-stream.js';
+import { OutputStream } from './output-stream.js';
+import { WebSocketBase, type UpgradedSocket } from './websocket-base.js';
 
 export abstract class StreamSocket extends WebSocketBase {
   /**
@@ -26,9 +26,12 @@ export abstract class StreamSocket extends WebSocketBase {
     this.outputStream.on('error', ignore);
   }
 
-  protected override open(opened: OpenedSocket, options: ConnectionOptions): void {
+  protected override open(opened: UpgradedSocket, options: ConnectionOptions): void {
     const connection = this.bindConnection(opened, this.inputStream, options);
-    this.outputStream.bind((payload) => () => connection.sendMessage(Opcode.Binary, payload));
+    this.outputStream.bind(
+      (payload) => () => connection.sendMessage(Opcode.Binary, payload),
+      () => this.flushRefusal(),
+    );
   }
 
   protected override onCloseRequested(): void {

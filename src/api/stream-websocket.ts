@@ -7,16 +7,19 @@ import {
 } from './client-connector.js';
 import { StreamWebSocketControl } from './control.js';
 import { StreamSocket } from './stream-socket.js';
-import type { WebSocketClosedEventArgs } from './websocket-base.js';
+import type { WebSocketClosedEventArgs, CloseReceivedHandler } from './websocket-base.js';
 
 /* eslint-disable @typescript-eslint/no-unsafe-declaration-merging -- the interface types the class's events, as @types/node does for its own emitters */
 export interface StreamWebSocket {
   on(event: 'serverCustomValidationRequested', listener: ServerCustomValidationHandler): this;
   on(event: 'closed', listener: (args: WebSocketClosedEventArgs) => void): this;
+  on(event: 'closeReceived', listener: CloseReceivedHandler): this;
   once(event: 'serverCustomValidationRequested', listener: ServerCustomValidationHandler): this;
   once(event: 'closed', listener: (args: WebSocketClosedEventArgs) => void): this;
+  once(event: 'closeReceived', listener: CloseReceivedHandler): this;
   off(event: 'serverCustomValidationRequested', listener: ServerCustomValidationHandler): this;
   off(event: 'closed', listener: (args: WebSocketClosedEventArgs) => void): this;
+  off(event: 'closeReceived', listener: CloseReceivedHandler): this;
 }
 
 export class StreamWebSocket extends StreamSocket {

@@ -1,37 +1,40 @@
 // What every socket of the family shares, client or server, stream or message: information, close(),
-// the 'closed' event, async disposal, and the binding of an open connection to an inbound sink.
+// the 'closeReceived' and 'closed' events, async disposal, and the binding of an open connection to an
+// incoming sink.
 
 /* eslint-disable @typescript-eslint/no-unsafe-declaration-merging -- the interface types the class's events, as @types/node does for its own emitters */
 
-import type { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
-import type { Duplex } from 'node:stream';
 
 import type { ServerCertificateReport } from '../client/certificate-check.js';
-import type { InboundSink } from '../connection/inbound-sink.js';
+import type { IncomingSink } from '../connection/incoming-sink.js';
 import { WebSocketConnection, type CloseInfo, type ConnectionOptions } from '../connection/connection.js';
-import { invalidArgument } from '../errors.js';
+import type { UpgradedSocket as Upgraded } from '../connection/upgraded-socket.js';
+import { closedError, invalidArgument, type WebSocketError } from '../errors.js';
 import { closeArgumentProblem } from '../protocol/close.js';
+import { WebSocketCloseReceivedEventArgs } from './close-received-event-args.js';
 import { WebSocketInformation } from './information.js';
 
 /** WebSocketClosedEventArgs: the close code and reason (1006 and '' when no close frame came). */
 export type WebSocketClosedEventArgs = CloseInfo;
 
-/** An open connection as the sockets bind it. */
-export interface OpenedSocket {
-  socket: Duplex & { localAddress?: string | undefined };
-  head: Buffer;
-  protocol: string | null;
-  /** The judgement of a wss: server's certificate (client sockets). */
+/** An upgraded socket as the sockets bind it: with the judgement of a wss: server's certificate (clients). */
+export interface UpgradedSocket extends Upgraded {
   certificate?: ServerCertificateReport | undefined;
 }
+
+export type CloseReceivedHandler = (args: WebSocketCloseReceivedEventArgs) => void;
 
 /** The events every socket has (interface merging types them on the class). */
 export interface WebSocketBase {
   on(event: 'closed', listener: (args: WebSocketClosedEventArgs) => void): this;
+  on(event: 'closeReceived', listener: CloseReceivedHandler): this;
   once(event: 'closed', listener: (args: WebSocketClosedEventArgs) => void): this;
+  once(event: 'closeReceived', listener: CloseReceivedHandler): this;
   off(event: 'closed', listener: (args: WebSocketClosedEventArgs) => void): this;
+  off(event: 'closeReceived', listener: CloseReceivedHandler): this;
   emit(event: 'closed', args: WebSocketClosedEventArgs): boolean;
+  emit(event: 'closeReceived', args: WebSocketCloseReceivedEventArgs): boolean;
 }
 
 export abstract class WebSocketBase extends EventEmitter {
@@ -90,17 +93,23 @@ export abstract class WebSocketBase extends EventEmitter {
     });
   }
 
+  /** Why a flush cannot succeed: the socket was closed (RO_E_CLOSED). */
+  protected flushRefusal(): WebSocketError | undefined {
+    const closed = this.closeRequested !== undefined || this.connection?.isWritable === false;
+    return closed ? closedError('the WebSocket is closed') : undefined;
+  }
+
   protected get isCloseRequested(): boolean {
     return this.closeRequested !== undefined;
   }
 
   /** Starts using an upgraded socket (the client after connectAsync, the server at once). */
-  protected abstract open(opened: OpenedSocket, options: ConnectionOptions): void;
+  protected abstract open(opened: UpgradedSocket, options: ConnectionOptions): void;
 
   /** Binds an upgraded socket to this WebSocket; data flows to the sink from now on. */
   protected bindConnection(
-    opened: OpenedSocket,
-    sink: InboundSink,
+    opened: UpgradedSocket,
+    sink: IncomingSink,
     options: ConnectionOptions,
   ): WebSocketConnection {
     const connection = new WebSocketConnection(
@@ -108,6 +117,12 @@ export abstract class WebSocketBase extends EventEmitter {
       opened.head,
       sink,
       {
+        closeReceived: (frame) => {
+          this.emit(
+            'closeReceived',
+            new WebSocketCloseReceivedEventArgs(frame, () => connection.holdCloseAnswer()),
+          );
+        },
         closed: (info) => {
           this.reportClosed(info);
         },

@@ -1,9 +1,9 @@
 // connectAsync's work: URL → TCP/TLS → HTTP upgrade, bounded by the connect timeout and an AbortSignal.
 
-import type { Buffer } from 'node:buffer';
 import type net from 'node:net';
 import tls from 'node:tls';
 
+import type { UpgradedSocket } from '../connection/upgraded-socket.js';
 import { HResult, operationCanceled, toWebSocketError, WebErrorStatus, WebSocketError } from '../errors.js';
 import { buildClientRequestHeaders, generateKey, HandshakeError } from '../protocol/handshake.js';
 import {
@@ -32,10 +32,8 @@ export interface ClientConnectOptions extends TransportOptions {
   signal?: AbortSignal | undefined;
 }
 
-export interface ClientConnection {
+export interface ClientConnection extends UpgradedSocket {
   socket: net.Socket;
-  head: Buffer;
-  protocol: string | null;
   /** The server certificate's judgement, for wss: connections. */
   certificate: ServerCertificateReport | undefined;
 }

@@ -1,6 +1,8 @@
-// One open WebSocket over one duplex socket: the only code that reads or writes it. Received frames go
-// to an InboundSink with backpressure down to TCP; outgoing messages become frames with backpressure
-// from the socket; pings are answered, unsolicited pongs sent; the closing handshake is carried out.
+// One open WebSocket over one duplex socket, the I/O driver of a WebSocketSession: the only code that
+// reads or writes the socket. It feeds the session received bytes, hands received sections to an
+// IncomingSink with backpressure down to TCP, writes the session's frames (frame-output.ts), lets one
+// outgoing message at a time own the wire, and runs the timers: keep-alive, unsolicited pongs, the
+// grace for answering the peer's close, and the close timeout.
 
 import { Buffer } from 'node:buffer';
 import type { Duplex } from 'node:stream';
@@ -10,27 +12,27 @@ import {
   connectionLost,
   operationCanceled,
   toWebSocketError,
-  type WebSocketError,
+  WebSocketError,
 } from '../errors.js';
-import { CloseCode, encodeClosePayload, truncateReason } from '../protocol/close.js';
-import { FrameParser, type FrameParserHandler } from '../protocol/frame-parser.js';
-import { frameHeaderLength, writeFrameHeader, type FragmentSequence } from '../protocol/frame-writer.js';
-import { maskInto } from '../protocol/mask.js';
-import { nextMaskKey } from '../protocol/mask-keys.js';
+import { CloseCode, truncateReason, type CloseFrame } from '../protocol/close.js';
 import { Opcode, type DataOpcode } from '../protocol/opcodes.js';
 import { ProtocolError } from '../protocol/protocol-error.js';
+import { WebSocketSession, type SessionHandler } from '../protocol/session.js';
 import { BandwidthMeter } from './bandwidth-meter.js';
-import { FrameBufferPool } from './frame-buffer-pool.js';
+import { FrameOutput, MASKED_FRAME_LIMIT } from './frame-output.js';
+import type { IncomingSink, ReadControl } from './incoming-sink.js';
 import { onKeepAliveTick } from './keep-alive-clock.js';
-import type { InboundSink, ReadResumer } from './inbound-sink.js';
+import { OutgoingMessage, type FrameSender } from './outgoing-message.js';
 import { SectionBatcher } from './section-batcher.js';
-import { OutboundMessage, type FrameSender } from './outbound-message.js';
 
 export interface ConnectionOptions {
   role: 'client' | 'server';
   /** Largest message accepted, in bytes (closes with 1009 beyond it). Default: unlimited. */
   maxMessageSize?: number;
-  /** How long to wait for the peer's side of the closing handshake, in ms. Default 10 000. */
+  /**
+   * How long to wait for the peer's side of the closing handshake, and at most for the application's
+   * answer to the peer's close, in ms. Default 10 000.
+   */
   closeTimeout?: number;
   /** Interval of unsolicited pongs (a one-way heartbeat), in ms; 0 turns them off. */
   unsolicitedPongInterval?: number;
@@ -43,57 +45,45 @@ export interface ConnectionOptions {
   keepAliveTimeout?: number;
 }
 
-export interface CloseInfo {
-  code: number;
-  reason: string;
-}
+export type CloseInfo = CloseFrame;
 
 export interface ConnectionEvents {
+  /**
+   * The peer's close frame arrived. The answer waits, at most for the close timeout, until every hold
+   * taken (holdCloseAnswer) is released and no outgoing message owns the wire; a close() before that
+   * is the answer.
+   */
+  closeReceived(frame: CloseFrame): void;
   /** Once, when the socket is gone: the peer's close code, ours after a failure, or 1006. */
   closed(info: CloseInfo): void;
 }
 
-/**
- * What a socket buffers before writes wait, unless configured otherwise: Node's default (16 KiB) makes a
- * 64 KiB write wait for the kernel each time; a quarter megabyte lets writes queue up and go out together.
- */
-export const DEFAULT_OUTBOUND_BUFFER_SIZE = 256 * 1024;
-/** Payloads up to this size are copied behind their header and written as one buffer. */
-const COALESCE_LIMIT = 16 * 1024;
-/** A client masks into copies; a large write is sent as frames of at most this size. */
-const MASKED_FRAME_LIMIT = 1024 * 1024;
-/** Masked frames from this payload size on are built in pooled buffers (shared by all connections). */
-const POOLED_FRAME_PAYLOAD = 64 * 1024;
-const MAX_FRAME_HEADER = 14;
-/** The key of the frame being written: used up (copied into the header, applied) before writeFrame returns. */
-const frameMaskKey = new Uint8Array(4);
-const maskedFrameBuffers = new FrameBufferPool(MASKED_FRAME_LIMIT + MAX_FRAME_HEADER, 8);
 const DEFAULT_CLOSE_TIMEOUT = 10_000;
 const DEFAULT_KEEP_ALIVE_TIMEOUT = 30_000;
 const EMPTY = Buffer.alloc(0);
 const RESOLVED = Promise.resolve();
 
-export class WebSocketConnection implements FrameParserHandler, FrameSender, ReadResumer {
+export class WebSocketConnection implements SessionHandler, FrameSender, ReadControl {
   readonly meter = new BandwidthMeter();
+  private readonly session: WebSocketSession<Promise<void> | undefined>;
+  private readonly output: FrameOutput;
   private readonly sections = new SectionBatcher((section) => {
     this.deliver(section);
   });
 
   private readonly socket: Duplex;
-  private readonly sink: InboundSink;
+  private readonly sink: IncomingSink;
   private readonly events: ConnectionEvents;
-  private readonly parser: FrameParser;
-  private readonly masking: boolean;
   private readonly closeTimeout: number;
 
+  /** Received data still goes to the sink. */
   private inboundOpen = true;
+  /** The sink was told that no more messages come. */
+  private sinkFinished = false;
   private readingPaused = false;
-  private closeSent = false;
-  private closeReceived: CloseInfo | undefined;
   private failure: WebSocketError | undefined;
   private socketError: Error | undefined;
   private finished = false;
-  private peerEnded = false;
   private closeTimer: NodeJS.Timeout | undefined;
   private pongTimer: NodeJS.Timeout | undefined;
   private stopKeepAlive: (() => void) | undefined;
@@ -101,37 +91,38 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
   private lastActivity = performance.now();
   /** A ping that arrived while the socket was full: answered (only the latest) once it drains. */
   private pendingPong: Buffer | undefined;
+  /** Holds on the answer to the peer's close (deferrals of the application). */
+  private answerHolds = 0;
+  /** A message was cut short after the peer's close: no more data may follow it. */
+  private outgoingBroken = false;
 
-  private wireOwner: OutboundMessage | undefined;
+  private wireOwner: OutgoingMessage | undefined;
   private readonly wireQueue: {
-    message: OutboundMessage;
+    message: OutgoingMessage;
     grant: () => void;
     refuse: (error: Error) => void;
   }[] = [];
-  private drainWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
-  /** Frames written in one tick go out together: the socket is corked until the next tick. */
-  private corked = false;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
-  };
 
   constructor(
     socket: Duplex,
     head: Buffer,
-    sink: InboundSink,
+    sink: IncomingSink,
     events: ConnectionEvents,
     options: ConnectionOptions,
   ) {
     this.socket = socket;
     this.sink = sink;
     this.events = events;
-    this.masking = options.role === 'client';
     this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
-    this.parser = new FrameParser(this, {
-      role: options.role,
-      ...(options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize }),
-    });
+    this.output = new FrameOutput(socket, options.role === 'client', this.meter);
+    this.session = new WebSocketSession(
+      {
+        role: options.role,
+        ...(options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize }),
+      },
+      this,
+      (opcode, fin, payload) => this.writeFrame(opcode, fin, payload),
+    );
     sink.attach(this);
 
     socket.on('data', (chunk: Buffer) => {
@@ -141,22 +132,33 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
       this.onDrain();
     });
     socket.on('error', (error: Error) => {
+      // A socket error (a reset, a bad TLS record, a renegotiation attack) ends the connection: TLS
+      // sockets are not destroyed by Node on such errors.
       this.socketError ??= error;
+      this.socket.destroy();
     });
     socket.on('end', () => {
-      // The peer's FIN: before its close frame the connection is lost; after it, TCP ends once our close
-      // frame is out too.
-      this.peerEnded = true;
-      if (this.closeReceived === undefined) this.socket.destroy();
-      else if (this.closeSent) this.socket.end();
+      this.onPeerEnd();
     });
     socket.on('close', () => {
       this.onSocketClosed();
     });
+    this.startTimers(options);
+    if (socket.destroyed) {
+      // Reset before it reached us (a framework's async work came first): 'close' has been emitted already.
+      process.nextTick(() => {
+        this.onSocketClosed();
+      });
+    } else if (head.length > 0) {
+      this.receive(head);
+    }
+  }
+
+  private startTimers(options: ConnectionOptions): void {
     const pongInterval = options.unsolicitedPongInterval ?? 0;
     if (pongInterval > 0) {
       this.pongTimer = setInterval(() => {
-        this.sendControl(Opcode.Pong, EMPTY);
+        if (!this.output.needsDrain) this.session.pong(EMPTY);
       }, pongInterval);
       this.pongTimer.unref();
     }
@@ -167,31 +169,35 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
         this.checkAlive(keepAliveInterval, timeout);
       });
     }
-    if (head.length > 0) this.receive(head);
   }
 
   /** Pings a quiet peer; drops one that stayed quiet past the timeout (a half-open connection). */
   private checkAlive(interval: number, timeout: number): void {
     const now = performance.now();
-    if (this.closeSent) return;
+    if (this.session.closeSent !== undefined) return;
     if (this.readingPaused) {
-      // We are not reading, so no answer can be seen; the pings still go out, and a peer that has
-      // vanished makes them fail in the end (the socket errors and the connection ends).
+      // We are not reading, so no answer can be seen; the pings still go out (while the socket takes
+      // them), and a peer that has vanished makes them fail in the end.
       this.lastActivity = now;
-      this.sendControl(Opcode.Ping, EMPTY);
+      if (!this.output.needsDrain) this.session.ping(EMPTY);
       return;
     }
     const quiet = now - this.lastActivity;
     if (quiet > interval + timeout) {
       this.destroy(connectionLost(`the peer did not answer a ping within ${timeout} ms`));
-    } else if (quiet >= interval) {
-      this.sendControl(Opcode.Ping, EMPTY);
+    } else if (quiet >= interval && !this.output.needsDrain) {
+      this.session.ping(EMPTY);
     }
   }
 
   /** True until a close frame was sent or the connection failed: data may still be sent. */
   get isWritable(): boolean {
-    return !this.closeSent && !this.finished;
+    return this.session.canSend && !this.finished && !this.outgoingBroken;
+  }
+
+  /** The peer's close frame has arrived. */
+  get isCloseReceived(): boolean {
+    return this.session.closeReceived !== undefined;
   }
 
   // ---- receiving -------------------------------------------------------------------------------------
@@ -199,13 +205,8 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
   private receive(chunk: Buffer): void {
     this.lastActivity = performance.now();
     this.meter.received(chunk.length);
-    try {
-      this.parser.push(chunk);
-      this.sections.flush();
-    } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      this.failWith(error);
-    }
+    this.session.receive(chunk);
+    this.sections.flush();
   }
 
   resumeReading(): void {
@@ -237,56 +238,101 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
     if (this.inboundOpen && !this.sink.messageEnd()) this.pauseReading();
   }
 
-  onPing(payload: Buffer): void {
-    if (this.closeSent) return;
-    if (this.socket.writableNeedDrain) this.pendingPong = Buffer.from(payload);
-    else this.sendControl(Opcode.Pong, payload);
-  }
-
-  onPong(): void {
-    // Unsolicited pongs are heartbeats; there is nothing to answer.
-  }
-
-  onClose(code: number, reason: string): void {
-    this.closeReceived = { code, reason };
+  onCloseReceived(frame: CloseFrame, midMessage: boolean): void {
+    this.sections.flush();
     this.finishInbound(
-      this.parser.isInMessage
-        ? connectionLost('the peer closed the connection in the middle of a message')
-        : undefined,
+      midMessage ? connectionLost('the peer closed the connection in the middle of a message') : undefined,
     );
-    // Messages that arrived together with the close frame reach the application asynchronously: give it
-    // one turn of the event loop to answer them (an endpoint may finish its current message before its
-    // close frame, RFC 6455 §5.5.1), then echo the peer's code and close.
+    if (this.session.closeSent !== undefined) {
+      // The peer answered our close: the handshake is complete.
+      this.endTransportIfDue();
+      return;
+    }
+    this.events.closeReceived(frame);
+    // Bounds how long the application may take to answer.
+    this.armCloseTimer();
+    // Messages that arrived with the close frame reach the application asynchronously: give it a turn
+    // of the event loop to start answering them (§5.5.1 lets an endpoint finish its message first).
     setImmediate(() => {
-      // A close without a code is answered without one.
-      if (this.isWritable) this.sendClose(code === CloseCode.NoStatusReceived ? undefined : code, '');
-      this.cancelOutbound(closedError('the peer closed the WebSocket'));
-      this.endSocketAfterHandshake();
+      this.answerCloseWhenFree();
     });
+  }
+
+  /** Holds the answer to the peer's close until the returned function is called (a deferral). */
+  holdCloseAnswer(): () => void {
+    this.answerHolds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.answerHolds--;
+      this.answerCloseWhenFree();
+    };
+  }
+
+  /** Echoes the peer's close once nothing holds it: no deferral, no message owning the wire. */
+  private answerCloseWhenFree(): void {
+    if (!this.session.isAnswerDue || this.finished) return;
+    if (this.answerHolds > 0 || this.wireOwner !== undefined) return;
+    this.session.answerClose();
+    this.afterCloseSent(closedError('the peer closed the WebSocket'));
+  }
+
+  /** A limit of the sink was passed: fail as for a violation by the peer. */
+  refuse(code: number, reason: string): void {
+    this.onViolation(new ProtocolError(code, reason));
+  }
+
+  onViolation(violation: ProtocolError): void {
+    if (this.failure !== undefined || this.finished) return;
+    const error = toWebSocketError(violation);
+    this.failure = error;
+    this.inboundOpen = false;
+    // What arrived before the violation gets one turn to be answered; then the close frame goes.
+    setImmediate(() => {
+      this.session.fail(violation.closeCode, violation.message);
+      this.finishInbound(error);
+      this.cancelOutbound(error);
+      this.endTransportIfDue();
+      this.armCloseTimer();
+    });
+  }
+
+  private onPeerEnd(): void {
+    // The peer's FIN: before its close frame the connection is lost; after it, TCP ends once our close
+    // frame is out too.
+    this.session.receiveEnd();
+    if (this.session.closeReceived === undefined && this.session.failure === undefined) this.socket.destroy();
+    else this.endTransportIfDue();
   }
 
   // ---- sending -----------------------------------------------------------------------------------------
 
-  /** Starts an outgoing message; its fragments go out after the messages opened before it. */
-  openMessage(type: DataOpcode): OutboundMessage {
-    return new OutboundMessage(this, type);
+  /** The session's frames go to the socket; a pong for a ping waits while the socket is full. */
+  private writeFrame(opcode: Opcode, fin: boolean, payload: Buffer): Promise<void> | undefined {
+    if (this.finished) return undefined;
+    if (opcode === Opcode.Pong && this.output.needsDrain) {
+      this.pendingPong = Buffer.from(payload);
+      return undefined;
+    }
+    return this.output.write(opcode, fin, payload);
   }
 
-  /** Sends a whole message; resolves when the socket can take more. */
+  /** Starts an outgoing message; its fragments go out after the messages opened before it. */
+  openMessage(type: DataOpcode): OutgoingMessage {
+    return new OutgoingMessage(this, type);
+  }
+
+  /** Sends a whole message; resolves when the caller owns the payload again and the socket can take more. */
   sendMessage(type: DataOpcode, payload: Buffer): Promise<void> {
     // Fast path: nothing else owns the wire and the message is one frame, so write it right away.
-    if (
-      this.wireOwner === undefined &&
-      this.isWritable &&
-      (!this.masking || payload.length <= MASKED_FRAME_LIMIT)
-    ) {
-      this.writeFrame(type, true, payload);
-      return this.whenDrained();
+    if (this.wireOwner === undefined && this.wireQueue.length === 0 && payload.length <= MASKED_FRAME_LIMIT) {
+      return this.writeData(type, payload, true);
     }
     return this.openMessage(type).write(payload, true);
   }
 
-  acquireWire(message: OutboundMessage): Promise<void> {
+  acquireWire(message: OutgoingMessage): Promise<void> {
     if (!this.isWritable) return Promise.reject(this.writeRefusal());
     if (this.wireOwner === undefined) {
       this.wireOwner = message;
@@ -297,7 +343,7 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
     });
   }
 
-  releaseWire(message: OutboundMessage): void {
+  releaseWire(message: OutgoingMessage): void {
     if (this.wireOwner !== message) {
       const index = this.wireQueue.findIndex((waiting) => waiting.message === message);
       if (index >= 0) this.wireQueue.splice(index, 1);
@@ -306,93 +352,55 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
     const next = this.wireQueue.shift();
     this.wireOwner = next?.message;
     next?.grant();
+    if (this.wireOwner === undefined) this.answerCloseWhenFree();
   }
 
-  writeFrames(fragments: FragmentSequence, payload: Buffer, fin: boolean): Promise<void> {
-    if (!this.isWritable) return Promise.reject(this.writeRefusal());
-    if (!this.masking || payload.length <= MASKED_FRAME_LIMIT) {
-      this.writeFrame(fragments.next(fin), fin, payload);
-      return this.whenDrained();
+  /**
+   * A message cut short. Before the peer's close that fails the connection (1011) rather than let the
+   * peer take a part for the whole; after it, nothing more is sent but the answer to that close.
+   */
+  abandonMessage(message: OutgoingMessage, reason: string): void {
+    if (this.session.closeReceived === undefined) {
+      this.close(CloseCode.InternalError, truncateReason(reason));
+    } else if (this.wireOwner === message && this.session.isSendingMessage) {
+      this.outgoingBroken = true;
     }
-    return this.writeMaskedInPieces(fragments, payload, fin);
+    this.releaseWire(message);
   }
 
-  /** A large client payload goes out as frames of MASKED_FRAME_LIMIT, waiting for drain between them. */
-  private async writeMaskedInPieces(
-    fragments: FragmentSequence,
-    payload: Buffer,
-    fin: boolean,
-  ): Promise<void> {
+  writeFrames(message: OutgoingMessage, payload: Buffer, fin: boolean): Promise<void> {
+    if (this.wireOwner !== message) return Promise.reject(this.writeRefusal());
+    if (payload.length <= MASKED_FRAME_LIMIT) return this.writeData(message.type, payload, fin);
+    return this.writeInPieces(message, payload, fin);
+  }
+
+  /** A large payload goes out as frames of MASKED_FRAME_LIMIT, waiting for the socket between them. */
+  private async writeInPieces(message: OutgoingMessage, payload: Buffer, fin: boolean): Promise<void> {
     for (let offset = 0; offset < payload.length; offset += MASKED_FRAME_LIMIT) {
-      if (!this.isWritable) throw this.writeRefusal();
+      if (this.wireOwner !== message) throw this.writeRefusal();
       const end = Math.min(offset + MASKED_FRAME_LIMIT, payload.length);
-      const last = end === payload.length && fin;
-      this.writeFrame(fragments.next(last), last, payload.subarray(offset, end));
-      await this.whenDrained();
+      await this.writeData(message.type, payload.subarray(offset, end), end === payload.length && fin);
     }
   }
 
-  /** Writes one whole frame to the socket, masked when we are the client. */
-  private writeFrame(opcode: Opcode, fin: boolean, payload: Buffer): void {
-    const maskKey = this.masking ? nextMaskKey(frameMaskKey) : undefined;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(this.uncork);
-    }
-    const headerLength = frameHeaderLength(payload.length, maskKey !== undefined);
-    const frameLength = headerLength + payload.length;
-    if (maskKey !== undefined && payload.length >= POOLED_FRAME_PAYLOAD) {
-      const buffer = maskedFrameBuffers.take(frameLength);
-      writeFrameHeader(buffer, 0, { fin, opcode, payloadLength: payload.length, maskKey });
-      maskInto(payload, buffer.subarray(headerLength, frameLength), maskKey);
-      this.socket.write(buffer.subarray(0, frameLength), () => {
-        maskedFrameBuffers.give(buffer);
-      });
-    } else if (maskKey !== undefined || payload.length <= COALESCE_LIMIT) {
-      const frame = Buffer.allocUnsafe(frameLength);
-      writeFrameHeader(frame, 0, { fin, opcode, payloadLength: payload.length, maskKey });
-      const body = frame.subarray(headerLength);
-      if (maskKey === undefined) body.set(payload);
-      else maskInto(payload, body, maskKey);
-      this.socket.write(frame);
-    } else {
-      const header = Buffer.allocUnsafe(headerLength);
-      writeFrameHeader(header, 0, { fin, opcode, payloadLength: payload.length });
-      this.socket.write(header);
-      this.socket.write(payload);
-    }
-    this.meter.sent(frameLength);
-    if (this.socket.writableNeedDrain) this.meter.sendLimited();
-  }
-
-  private whenDrained(): Promise<void> {
-    if (!this.socket.writableNeedDrain) return RESOLVED;
-    return new Promise((resolve, reject) => {
-      this.drainWaiters.push({ resolve, reject });
-    });
+  /** One data frame; settles when the caller owns the payload again and the socket can take more. */
+  private writeData(type: DataOpcode, payload: Buffer, fin: boolean): Promise<void> {
+    if (!this.isWritable) return Promise.reject(this.writeRefusal());
+    const taken = this.session.send(type, fin, payload);
+    if (taken === undefined) return this.output.whenDrained();
+    return taken.then(
+      () => this.output.whenDrained(),
+      (error: unknown) => Promise.reject(error instanceof WebSocketError ? error : this.writeRefusal()),
+    );
   }
 
   private onDrain(): void {
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const waiter of waiters) waiter.resolve();
-    if (this.pendingPong !== undefined && !this.closeSent) {
+    this.output.drained();
+    if (this.pendingPong !== undefined) {
       const payload = this.pendingPong;
       this.pendingPong = undefined;
-      this.sendControl(Opcode.Pong, payload);
+      this.session.pong(payload);
     }
-  }
-
-  /** Ping and pong, written at once: control frames may sit between the fragments of a message. */
-  sendControl(opcode: typeof Opcode.Ping | typeof Opcode.Pong, payload: Buffer): void {
-    if (this.closeSent || this.finished) return;
-    this.writeFrame(opcode, true, payload);
-  }
-
-  private sendClose(code: number | undefined, reason: string): void {
-    this.closeSent = true;
-    this.writeFrame(Opcode.Close, true, encodeClosePayload(code, reason));
   }
 
   private writeRefusal(): WebSocketError {
@@ -403,24 +411,22 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
   private cancelOutbound(error: WebSocketError): void {
     for (const waiting of this.wireQueue.splice(0)) waiting.refuse(error);
     this.wireOwner = undefined;
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const waiter of waiters) waiter.reject(error);
+    this.output.failWaiters(error);
   }
 
   // ---- closing -------------------------------------------------------------------------------------------
 
   /**
-   * Starts the closing handshake (idempotent): sends the close frame, ends pending reads and writes with
-   * OperationCanceled, and waits for the peer's close frame up to the close timeout.
+   * Sends our close frame (idempotent): starts the closing handshake, or answers the peer's close with
+   * this code. Pending reads and writes end with OperationCanceled; the peer's answer is awaited up to
+   * the close timeout.
    */
   close(code: number | undefined, reason: string): void {
-    if (this.closeSent || this.finished) return;
-    this.sendClose(code, reason);
+    if (this.session.closeSent !== undefined || this.finished || this.failure !== undefined) return;
+    this.session.close(code, reason);
     const canceled = operationCanceled('the WebSocket was closed locally');
     this.finishInbound(canceled);
-    this.cancelOutbound(canceled);
-    this.armCloseTimer();
+    this.afterCloseSent(canceled);
   }
 
   /** Drops the connection at once, without a closing handshake. */
@@ -429,41 +435,47 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
     this.socket.destroy();
   }
 
-  /** A protocol violation by the peer: close with its code, fail reads and writes, drop the socket. */
-  private failWith(violation: ProtocolError): void {
-    const error = toWebSocketError(violation);
-    this.failure = error;
-    // Nothing more is read; what arrived before the violation still gets one turn to be answered.
-    this.parser.stop();
-    setImmediate(() => {
-      if (this.isWritable) this.sendClose(violation.closeCode, truncateReason(violation.message));
-      this.finishInbound(error);
-      this.cancelOutbound(error);
-      this.socket.end();
-      this.armCloseTimer();
-    });
+  private afterCloseSent(cancel: WebSocketError): void {
+    this.cancelOutbound(cancel);
+    this.endTransportIfDue();
+    this.armCloseTimer();
   }
 
   private finishInbound(error: WebSocketError | undefined): void {
-    if (!this.inboundOpen) return;
+    if (this.sinkFinished) return;
+    this.sinkFinished = true;
     this.inboundOpen = false;
     this.sink.finish(error);
     // Keep reading: the peer's close frame (or its FIN) must still be seen.
     this.resumeReading();
   }
 
-  /** Both close frames are exchanged: the server closes TCP first (§7.1.1), the client waits for it. */
-  private endSocketAfterHandshake(): void {
-    if (!this.masking || this.peerEnded) this.socket.end();
-    this.armCloseTimer();
+  /** §7.1.1: the server ends TCP once the handshake is done; the client waits for the server. */
+  private endTransportIfDue(): void {
+    if (this.session.shouldEndTransport) this.socket.end();
   }
 
   private armCloseTimer(): void {
     if (this.closeTimer !== undefined || this.finished) return;
     this.closeTimer = setTimeout(() => {
-      this.socket.destroy();
+      this.onCloseTimeout();
     }, this.closeTimeout);
     this.closeTimer.unref();
+  }
+
+  /**
+   * The close timeout ran out: an answer to the peer's close still held by the application goes now, and
+   * the socket gets one more close timeout to end; otherwise the peer did not answer ours: drop it.
+   */
+  private onCloseTimeout(): void {
+    this.closeTimer = undefined;
+    if (this.session.isAnswerDue) {
+      this.session.answerClose();
+      this.afterCloseSent(closedError('the peer closed the WebSocket'));
+      this.socket.end();
+      return;
+    }
+    this.socket.destroy();
   }
 
   private onSocketClosed(): void {
@@ -475,11 +487,17 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
     const lost = connectionLost('the connection was lost without a closing handshake', this.socketError);
     this.finishInbound(this.failure ?? lost);
     this.cancelOutbound(this.failure ?? lost);
-    const info: CloseInfo =
-      this.closeReceived ??
-      (this.failure?.closeCode !== undefined
-        ? { code: this.failure.closeCode, reason: this.failure.message }
-        : { code: CloseCode.AbnormalClosure, reason: '' });
-    this.events.closed(info);
+    this.events.closed(this.closeInfo());
+  }
+
+  /** The peer's close frame; after a failure, the code and reason we sent; else 1006. */
+  private closeInfo(): CloseInfo {
+    const received = this.session.closeReceived;
+    if (received !== undefined) return received;
+    const sent = this.session.closeSent;
+    if (this.failure?.closeCode !== undefined) {
+      return { code: this.failure.closeCode, reason: sent?.reason ?? '' };
+    }
+    return { code: CloseCode.AbnormalClosure, reason: '' };
   }
 }

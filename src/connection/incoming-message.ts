@@ -1,27 +1,18 @@
 // One received data message as a Node Readable (gorilla/websocket's NextReader): its sections arrive as
-// frames do, bounded by the stream's high-water mark; it ends at the final frame and fails if the
-// connection fails before that.
+// frames do and are handed on as they came, bounded by the section queue's watermarks; it ends at the
+// final frame and fails if the connection fails before that.
 
-import { Readable } from 'node:stream';
-
+import { SectionReadable } from './section-readable.js';
 import type { SocketMessageType } from '../protocol/opcodes.js';
 
-/** What a message asks of its queue: more input once the reader has room. */
-export interface MessageReader {
-  wantMore(message: IncomingMessage): void;
-}
-
-export class IncomingMessage extends Readable {
+export class IncomingMessage extends SectionReadable {
   constructor(
     /** Binary or Utf8 (text, validated as UTF-8 as it arrives). */
     readonly messageType: SocketMessageType,
-    private readonly reader: MessageReader,
     highWaterMark: number,
+    /** Called when the message's reader has room again after the socket was stopped for it. */
+    onLow: () => void,
   ) {
-    super({ highWaterMark });
-  }
-
-  override _read(): void {
-    this.reader.wantMore(this);
+    super(highWaterMark, onLow);
   }
 }

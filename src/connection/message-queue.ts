@@ -1,17 +1,20 @@
 // The receiving side of a message socket. Received messages are handed out in order, either as an
 // IncomingMessage stream (next()) or, for a consumer that wants each message whole, as the list of its
-// sections once it is complete (nextWhole()), without any stream machinery. Messages that arrive before anyone asks wait here; what
-// they hold is bounded by the high-water mark, past which the socket is not read. Advancing past a
+// sections once it is complete (nextWhole()), without any stream machinery; a message taken whole is
+// refused with 1009 past the whole-message limit. Messages that arrive before anyone asks wait here;
+// what they hold is bounded by the high-water mark, past which the socket is not read. Advancing past a
 // streamed message that was not read to its end discards its rest (as gorilla/websocket's NextReader).
 
 import type { Buffer } from 'node:buffer';
 
 import { connectionLost, type WebSocketError } from '../errors.js';
+import { CloseCode } from '../protocol/close.js';
 import { messageTypeOf, type DataOpcode, type SocketMessageType } from '../protocol/opcodes.js';
-import type { InboundSink, ReadResumer } from './inbound-sink.js';
-import { IncomingMessage, type MessageReader } from './incoming-message.js';
+import type { IncomingSink, ReadControl } from './incoming-sink.js';
+import { IncomingMessage } from './incoming-message.js';
+import { DEFAULT_HIGH_WATER_MARK } from './section-queue.js';
 
-export const MESSAGE_HIGH_WATER_MARK = 1024 * 1024;
+export const MESSAGE_HIGH_WATER_MARK = DEFAULT_HIGH_WATER_MARK;
 
 /** What a waiting message costs beyond its bytes, so that a flood of empty messages is bounded too. */
 const MESSAGE_OVERHEAD = 1024;
@@ -37,6 +40,8 @@ class ReceivedMessage {
   stream: IncomingMessage | undefined;
   /** Taken whole before it was complete: called when it is. */
   wholeTaker: WholeTaker | undefined;
+  /** Payload bytes received so far. */
+  size = 0;
 
   constructor(readonly messageType: SocketMessageType) {}
 
@@ -56,8 +61,12 @@ interface Taker {
   reject: (error: Error) => void;
 }
 
-export class IncomingMessageQueue implements InboundSink, MessageReader {
-  private resumer: ReadResumer | undefined;
+export class IncomingMessageQueue implements IncomingSink {
+  private control: ReadControl | undefined;
+  private readonly highWaterMark: number;
+  private readonly lowWaterMark: number;
+  /** Largest message taken whole (nextWhole); 1009 beyond it. */
+  private wholeMessageLimit = Infinity;
   /** The message whose frames are arriving, if one is. */
   private receiving: ReceivedMessage | undefined;
   /** Messages started but not yet taken, oldest first. */
@@ -70,10 +79,18 @@ export class IncomingMessageQueue implements InboundSink, MessageReader {
   /** Bytes (and per-message overhead) held by messages nobody has taken yet. */
   private waitingBytes = 0;
 
-  constructor(private readonly highWaterMark = MESSAGE_HIGH_WATER_MARK) {}
+  constructor(highWaterMark = MESSAGE_HIGH_WATER_MARK) {
+    this.highWaterMark = highWaterMark;
+    this.lowWaterMark = Math.floor(highWaterMark / 4);
+  }
 
-  attach(resumer: ReadResumer): void {
-    this.resumer = resumer;
+  /** Sets the largest message taken whole (set when the connection opens). */
+  limitWholeMessages(bytes: number): void {
+    this.wholeMessageLimit = bytes;
+  }
+
+  attach(control: ReadControl): void {
+    this.control = control;
   }
 
   /** The next message as a stream of its sections; null once the peer closed cleanly. */
@@ -97,8 +114,9 @@ export class IncomingMessageQueue implements InboundSink, MessageReader {
     return message === null ? null : this.takeWhole(message);
   }
 
-  wantMore(): void {
-    if (this.waitingBytes < this.highWaterMark) this.resumer?.resumeReading();
+  /** Reading may go on once waiting messages hold less than the low watermark. */
+  private wantMore(): void {
+    if (this.waitingBytes < this.lowWaterMark) this.control?.resumeReading();
   }
 
   messageStart(opcode: DataOpcode): void {
@@ -116,10 +134,13 @@ export class IncomingMessageQueue implements InboundSink, MessageReader {
 
   messageData(section: Buffer): boolean {
     const message = this.receiving!;
+    message.size += section.length;
     const { stream } = message;
-    if (stream !== undefined) {
-      // A message its reader destroyed (a `break` out of `for await`) takes no more: the rest is dropped.
-      return stream.destroyed || stream.push(section);
+    // A message its reader destroyed (a `break` out of `for await`) takes no more: the rest is dropped.
+    if (stream !== undefined) return stream.pushSection(section);
+    if (message.wholeTaker !== undefined && message.size > this.wholeMessageLimit) {
+      this.refuseTooBig(message);
+      return true;
     }
     message.sections.push(section);
     if (message.isTaken) return true;
@@ -133,7 +154,7 @@ export class IncomingMessageQueue implements InboundSink, MessageReader {
     this.receiving = undefined;
     message.complete = true;
     if (message.stream !== undefined) {
-      if (!message.stream.destroyed) message.stream.push(null);
+      message.stream.endSections();
     } else if (message.wholeTaker !== undefined) {
       message.wholeTaker(message.toWhole());
     }
@@ -145,9 +166,7 @@ export class IncomingMessageQueue implements InboundSink, MessageReader {
     this.receiving = undefined;
     if (interrupted !== undefined) {
       interrupted.failure = error ?? connectionLost('the connection closed in the middle of a message');
-      if (interrupted.stream !== undefined && !interrupted.stream.destroyed) {
-        interrupted.stream.destroy(interrupted.failure);
-      }
+      interrupted.stream?.endSections(interrupted.failure);
       interrupted.wholeTaker?.(interrupted.toWhole());
     }
     this.ended = true;
@@ -168,13 +187,15 @@ export class IncomingMessageQueue implements InboundSink, MessageReader {
 
   private takeAsStream(message: ReceivedMessage): IncomingMessage {
     this.release(message);
-    const stream = new IncomingMessage(message.messageType, this, this.highWaterMark);
+    const stream = new IncomingMessage(message.messageType, this.highWaterMark, () => {
+      this.control?.resumeReading();
+    });
     // A message the application abandons must not raise an unhandled 'error'.
     stream.on('error', ignore);
-    for (const section of message.sections) stream.push(section);
+    for (const section of message.sections) stream.pushSection(section);
     message.sections = [];
-    if (message.failure !== undefined) stream.destroy(message.failure);
-    else if (message.complete) stream.push(null);
+    if (message.failure !== undefined) stream.endSections(message.failure);
+    else if (message.complete) stream.endSections();
     else message.stream = stream;
     this.handedOut = stream;
     return stream;
@@ -182,6 +203,7 @@ export class IncomingMessageQueue implements InboundSink, MessageReader {
 
   private takeWhole(message: ReceivedMessage): WholeMessage | Promise<WholeMessage> {
     if (message.complete || message.failure !== undefined) return this.takeComplete(message);
+    if (message.size > this.wholeMessageLimit) this.refuseTooBig(message);
     this.release(message);
     return new Promise((resolve) => {
       message.wholeTaker = resolve;
@@ -191,6 +213,15 @@ export class IncomingMessageQueue implements InboundSink, MessageReader {
   private takeComplete(message: ReceivedMessage): WholeMessage {
     this.release(message);
     return message.toWhole();
+  }
+
+  /** A message taken whole grew past the limit: its sections go, and the connection fails with 1009. */
+  private refuseTooBig(message: ReceivedMessage): void {
+    message.sections = [];
+    this.control?.refuse(
+      CloseCode.MessageTooBig,
+      `a message over the limit of ${this.wholeMessageLimit} bytes for whole messages`,
+    );
   }
 
   /** The message is taken: it no longer counts against the high-water mark. */

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 
 import { invalidArgument, toWebSocketError } from '../errors.js';
 import { Utf8Validator } from '../protocol/utf8.js';
-import type { OutboundMessage } from './outbound-message.js';
+import type { OutgoingMessage } from './outgoing-message.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -15,11 +15,9 @@ export class OutgoingMessageStream extends Writable {
   private readonly utf8: Utf8Validator | undefined;
 
   constructor(
-    private readonly message: OutboundMessage,
+    private readonly message: OutgoingMessage,
     /** Text messages are checked as UTF-8 before a byte of them is sent. */
     isText: boolean,
-    /** Called when the message cannot be finished: the connection must not deliver it as complete. */
-    private readonly abort: (reason: string) => void,
   ) {
     super({ highWaterMark: 0 });
     this.utf8 = isText ? new Utf8Validator() : undefined;
@@ -42,12 +40,9 @@ export class OutgoingMessageStream extends Writable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (!this.message.isFinished) {
-      this.abort(
-        error === null ? 'an outgoing message was abandoned' : `an outgoing message failed: ${error.message}`,
-      );
-      this.message.abandon();
-    }
+    this.message.abandon(
+      error === null ? 'an outgoing message was abandoned' : `an outgoing message failed: ${error.message}`,
+    );
     callback(error);
   }
 }

@@ -1,8 +1,10 @@
-// Close status codes (RFC 6455 §7.4): the named ones, and which may be sent or received.
+// The close frame's payload (RFC 6455 §5.5.1, §7.4), its one home: the named codes, which may be sent or
+// received, encoding and decoding, and the reason's 123-byte limit.
 
 import { Buffer } from 'node:buffer';
 
-import { utf8ByteLength } from './utf8.js';
+import { ProtocolError } from './protocol-error.js';
+import { isValidUtf8, utf8ByteLength } from './utf8.js';
 
 export const CloseCode = {
   NormalClosure: 1000,
@@ -26,6 +28,12 @@ export const CloseCode = {
 } as const;
 export type CloseCode = number;
 
+/** A close frame's content: 1005 (NoStatusReceived) stands for a close frame without a code. */
+export interface CloseFrame {
+  code: number;
+  reason: string;
+}
+
 /** A close reason fits a control frame when it takes at most 123 UTF-8 bytes (§5.5). */
 export const MAX_CLOSE_REASON_BYTES = 123;
 
@@ -44,6 +52,7 @@ export function isValidReceivedCloseCode(code: number): boolean {
  * Applications send 1000 or 3000–4999 (API contract); the library itself also sends 1001–1011.
  */
 export function closeArgumentProblem(code: number, reason: string): string | undefined {
+  if (typeof reason !== 'string') return `close reason must be a string, not ${typeof reason}`;
   if (!Number.isInteger(code) || !(code === 1000 || (code >= 3000 && code <= 4999))) {
     return `close code ${String(code)} is not allowed: use 1000 or 3000–4999`;
   }
@@ -68,4 +77,18 @@ export function truncateReason(reason: string): string {
   let text = reason;
   while (utf8ByteLength(text) > MAX_CLOSE_REASON_BYTES) text = text.slice(0, -1);
   return text;
+}
+
+/** Validates a received close payload (§5.5.1, §7.4). */
+export function decodeClosePayload(payload: Buffer): { code: number; reason: string } {
+  if (payload.length === 0) return { code: CloseCode.NoStatusReceived, reason: '' };
+  if (payload.length === 1)
+    throw new ProtocolError(CloseCode.ProtocolError, 'close frame with a one-byte payload');
+  const code = payload.readUInt16BE(0);
+  if (!isValidReceivedCloseCode(code))
+    throw new ProtocolError(CloseCode.ProtocolError, `invalid close code ${code}`);
+  const reasonBytes = payload.subarray(2);
+  if (!isValidUtf8(reasonBytes))
+    throw new ProtocolError(CloseCode.InvalidPayload, 'close reason is not valid UTF-8');
+  return { code, reason: reasonBytes.toString('utf8') };
 }

@@ -4,11 +4,11 @@
 
 import { Buffer } from 'node:buffer';
 
-import { CloseCode, isValidReceivedCloseCode } from './close.js';
+import { CloseCode, decodeClosePayload } from './close.js';
 import { applyMask } from './mask.js';
 import { isControlOpcode, isKnownOpcode, Opcode, type DataOpcode } from './opcodes.js';
 import { ProtocolError } from './protocol-error.js';
-import { isValidUtf8, Utf8Validator } from './utf8.js';
+import { Utf8Validator } from './utf8.js';
 
 export interface FrameHeader {
   fin: boolean;
@@ -313,17 +313,6 @@ function headerLength(byte1: number): number {
   const lengthField = byte1 & 0x7f;
   const extended = lengthField === 126 ? 2 : lengthField === 127 ? 8 : 0;
   return 2 + extended + ((byte1 & 0x80) !== 0 ? 4 : 0);
-}
-
-/** Validates a received close payload (§5.5.1, §7.4). */
-export function decodeClosePayload(payload: Buffer): { code: number; reason: string } {
-  if (payload.length === 0) return { code: CloseCode.NoStatusReceived, reason: '' };
-  if (payload.length === 1) throw protocolError('close frame with a one-byte payload');
-  const code = payload.readUInt16BE(0);
-  if (!isValidReceivedCloseCode(code)) throw protocolError(`invalid close code ${code}`);
-  const reasonBytes = payload.subarray(2);
-  if (!isValidUtf8(reasonBytes)) throw invalidUtf8('close reason is not valid UTF-8');
-  return { code, reason: reasonBytes.toString('utf8') };
 }
 
 function protocolError(message: string): ProtocolError {

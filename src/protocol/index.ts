@@ -8,4 +8,5 @@ export * from './mask.js';
 export * from './mask-keys.js';
 export * from './opcodes.js';
 export * from './protocol-error.js';
+export * from './session.js';
 export * from './utf8.js';

@@ -5,18 +5,13 @@ import type { Buffer } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 
+import type { UpgradedSocket } from '../connection/upgraded-socket.js';
 import {
   buildErrorResponse,
   buildServerResponse,
   selectSubprotocol,
   validateClientRequest,
 } from '../protocol/handshake.js';
-
-export interface AcceptedUpgrade {
-  socket: Duplex;
-  head: Buffer;
-  protocol: string | null;
-}
 
 /** Answers an HTTP error on a raw socket and closes it once the answer is written. */
 export function rejectUpgrade(
@@ -38,7 +33,7 @@ export function acceptUpgrade(
   socket: Duplex,
   head: Buffer,
   supportedProtocols: readonly string[],
-): AcceptedUpgrade | undefined {
+): UpgradedSocket | undefined {
   const check = validateClientRequest(request);
   if (!check.ok) {
     rejectUpgrade(socket, check.status, check.reason, check.status === 405 ? { Allow: 'GET' } : {});

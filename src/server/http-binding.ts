@@ -6,7 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 
-import { DEFAULT_OUTBOUND_BUFFER_SIZE } from '../connection/connection.js';
+import { DEFAULT_OUTBOUND_BUFFER_SIZE } from '../connection/frame-output.js';
 import { invalidArgument } from '../errors.js';
 import { rejectUpgrade } from './accept-upgrade.js';
 

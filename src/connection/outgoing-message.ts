@@ -3,20 +3,23 @@
 
 import type { Buffer } from 'node:buffer';
 
-import { FragmentSequence } from '../protocol/frame-writer.js';
 import type { DataOpcode } from '../protocol/opcodes.js';
 
-/** What an outbound message needs from its connection. */
+/** What an outgoing message needs from its connection. */
 export interface FrameSender {
   /** Resolves when this message may write (the messages opened before it are finished). */
-  acquireWire(message: OutboundMessage): Promise<void>;
-  releaseWire(message: OutboundMessage): void;
-  /** Writes the payload as frames of this opcode sequence; resolves once the socket can take more. */
-  writeFrames(fragments: FragmentSequence, payload: Buffer, fin: boolean): Promise<void>;
+  acquireWire(message: OutgoingMessage): Promise<void>;
+  releaseWire(message: OutgoingMessage): void;
+  /**
+   * Writes the payload as the message's next frame(s); resolves once the caller owns the payload again
+   * and the socket can take more.
+   */
+  writeFrames(message: OutgoingMessage, payload: Buffer, fin: boolean): Promise<void>;
+  /** The message can never be finished: the connection decides what the peer is told. */
+  abandonMessage(message: OutgoingMessage, reason: string): void;
 }
 
-export class OutboundMessage {
-  private readonly fragments: FragmentSequence;
+export class OutgoingMessage {
   /** The last fragment handed over: each fragment waits for the one before it. */
   private tail: Promise<void> | undefined;
   private ended = false;
@@ -24,12 +27,15 @@ export class OutboundMessage {
   constructor(
     private readonly sender: FrameSender,
     readonly type: DataOpcode,
-  ) {
-    this.fragments = new FragmentSequence(type);
-  }
+  ) {}
 
   get isFinished(): boolean {
     return this.ended;
+  }
+
+  /** A fragment was handed over: the peer has seen (or will see) the start of this message. */
+  get isStarted(): boolean {
+    return this.tail !== undefined;
   }
 
   /**
@@ -40,7 +46,7 @@ export class OutboundMessage {
     if (this.ended) return Promise.reject(new Error('the message was already finished'));
     if (fin) this.ended = true;
     const previous = this.tail ?? this.sender.acquireWire(this);
-    const written = previous.then(() => this.sender.writeFrames(this.fragments, payload, fin));
+    const written = previous.then(() => this.sender.writeFrames(this, payload, fin));
     this.tail = written;
     if (fin) {
       const release = (): void => {
@@ -51,10 +57,10 @@ export class OutboundMessage {
     return written;
   }
 
-  /** Gives up the wire without finishing the message (the connection is closing, or a writer failed). */
-  abandon(): void {
+  /** Gives up the message before its end (its writer failed or was destroyed). */
+  abandon(reason: string): void {
     if (this.ended) return;
     this.ended = true;
-    this.sender.releaseWire(this);
+    this.sender.abandonMessage(this, reason);
   }
 }

@@ -5,18 +5,21 @@ import type { Buffer } from 'node:buffer';
 import type { WebSocketError } from '../errors.js';
 import type { DataOpcode } from '../protocol/opcodes.js';
 
-/** Lets a sink ask for more input after it said it had enough. */
-export interface ReadResumer {
+/** What a sink may ask of its connection. */
+export interface ReadControl {
+  /** More input is wanted after the sink said it had enough. */
   resumeReading(): void;
+  /** A limit of the sink was passed: fail the connection with this code (1009). */
+  refuse(code: number, reason: string): void;
 }
 
 /**
- * Takes received data messages in order. The connection stops reading the socket when messageData
- * returns false, until the sink calls resumeReading(): that is the backpressure from the application
- * down to TCP.
+ * Takes received data messages in order. The connection stops reading the socket when messageData or
+ * messageEnd returns false, until the sink calls resumeReading(): that is the backpressure from the
+ * application down to TCP.
  */
-export interface InboundSink {
-  attach(resumer: ReadResumer): void;
+export interface IncomingSink {
+  attach(control: ReadControl): void;
   messageStart(type: DataOpcode): void;
   /** A section of the current message (a view of received bytes). False: stop reading for now. */
   messageData(section: Buffer): boolean;

@@ -1,12 +1,13 @@
 // The byte stream of a StreamWebSocket: the payload of every received data message, in order, as a
-// Node Readable with WinRT's readAsync on top. Sections arrive as frames do; the high-water mark bounds
-// what is held, whatever the size of a message.
+// Node Readable with WinRT's readAsync on top. Sections arrive as frames do and are handed on as they
+// came; the high-water mark bounds what is held, whatever the size of a message or of a read.
 
 import { Buffer } from 'node:buffer';
-import { Readable } from 'node:stream';
 
+import type { IncomingSink, ReadControl } from '../connection/incoming-sink.js';
+import { DEFAULT_HIGH_WATER_MARK } from '../connection/section-queue.js';
+import { SectionReadable } from '../connection/section-readable.js';
 import { invalidArgument, type WebSocketError } from '../errors.js';
-import type { InboundSink, ReadResumer } from './inbound-sink.js';
 
 /** Windows.Storage.Streams.InputStreamOptions. */
 export const InputStreamOptions = {
@@ -20,21 +21,19 @@ export const InputStreamOptions = {
 export type InputStreamOptions = (typeof InputStreamOptions)[keyof typeof InputStreamOptions];
 
 /** Default high-water mark: how much received payload may wait for the application. */
-export const INPUT_HIGH_WATER_MARK = 1024 * 1024;
+export const INPUT_HIGH_WATER_MARK = DEFAULT_HIGH_WATER_MARK;
 
-export class InputStream extends Readable implements InboundSink {
-  private resumer: ReadResumer | undefined;
+export class InputStream extends SectionReadable implements IncomingSink {
+  private control: ReadControl | undefined;
 
   constructor(highWaterMark = INPUT_HIGH_WATER_MARK) {
-    super({ highWaterMark });
+    super(highWaterMark, () => {
+      this.control?.resumeReading();
+    });
   }
 
-  attach(resumer: ReadResumer): void {
-    this.resumer = resumer;
-  }
-
-  override _read(): void {
-    this.resumer?.resumeReading();
+  attach(control: ReadControl): void {
+    this.control = control;
   }
 
   messageStart(): void {
@@ -42,22 +41,22 @@ export class InputStream extends Readable implements InboundSink {
   }
 
   messageData(section: Buffer): boolean {
-    return this.push(section);
+    return this.pushSection(section);
   }
 
   messageEnd(): boolean {
-    // As above: the byte stream's own high-water mark governs.
+    // As above: the byte stream's own watermarks govern.
     return true;
   }
 
   finish(error: WebSocketError | undefined): void {
-    if (error === undefined) this.push(null);
-    else this.destroy(error);
+    this.endSections(error);
   }
 
   /**
    * Reads up to `count` bytes into `buffer` (WinRT IInputStream.ReadAsync) and returns a view of the bytes
-   * read: of `buffer` itself. A 0-length result means the peer closed the stream.
+   * read: of `buffer` itself. Each byte is copied once, from the received section into `buffer`; `count`
+   * never changes how much the stream holds. A 0-length result means the peer closed the stream.
    */
   async readAsync(
     buffer: Uint8Array,
@@ -70,17 +69,22 @@ export class InputStream extends Readable implements InboundSink {
     const target = Buffer.from(buffer.buffer, buffer.byteOffset, count);
     let filled = 0;
     while (filled < count) {
-      if (this.readableLength === 0 && !(await this.whenReadable())) break;
-      const chunk = this.read(Math.min(count - filled, this.readableLength)) as Buffer | null;
-      if (chunk === null) continue;
-      chunk.copy(target, filled);
-      filled += chunk.length;
-      if (options !== InputStreamOptions.None) break;
+      // read() without a size hands over one section and never raises the high-water mark.
+      const section = this.read() as Buffer | null;
+      if (section === null) {
+        if (filled > 0 && options !== InputStreamOptions.None) break;
+        if (!(await this.whenReadable())) break;
+        continue;
+      }
+      const take = Math.min(section.length, count - filled);
+      target.set(take === section.length ? section : section.subarray(0, take), filled);
+      filled += take;
+      if (take < section.length) this.unshift(section.subarray(take));
     }
     return target.subarray(0, filled);
   }
 
-  /** Waits until bytes are buffered (true) or the stream has ended (false); throws its error. */
+  /** Waits until a section can be read (true) or the stream has ended (false); throws its error. */
   private whenReadable(): Promise<boolean> {
     if (this.errored !== null) return Promise.reject(this.errored);
     if (this.readableEnded || this.destroyed) return Promise.resolve(false);
@@ -90,12 +94,11 @@ export class InputStream extends Readable implements InboundSink {
         this.off('end', settle);
         this.off('close', settle);
         if (this.errored !== null) reject(this.errored);
-        else resolve(this.readableLength > 0);
+        else resolve(!this.readableEnded && !this.destroyed);
       };
       this.on('readable', settle);
       this.on('end', settle);
       this.on('close', settle);
-      this.read(0);
     });
   }
 }

@@ -15,8 +15,12 @@ export type PreparedMessage = () => Promise<void>;
  */
 export type MessagePreparer = (payload: Buffer) => PreparedMessage | WebSocketError;
 
+/** Why a flush cannot succeed now (the socket was closed), or undefined while it can. */
+export type FlushRefusal = () => WebSocketError | undefined;
+
 export class OutputStream extends Writable {
   private prepare: MessagePreparer | undefined;
+  private flushRefusal: FlushRefusal | undefined;
   /** Messages prepared by writeAsync, found again by their chunk when the Writable gets to them. */
   private prepared: WeakMap<Buffer, PreparedMessage> | undefined;
   private flushWaiters: { resolve: (flushed: boolean) => void; reject: (error: Error) => void }[] = [];
@@ -28,8 +32,9 @@ export class OutputStream extends Writable {
   }
 
   /** Connects the stream to its socket. Until then a write fails: the socket is not connected yet. */
-  bind(prepare: MessagePreparer): void {
+  bind(prepare: MessagePreparer, flushRefusal: FlushRefusal): void {
     this.prepare = prepare;
+    this.flushRefusal = flushRefusal;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -86,10 +91,18 @@ export class OutputStream extends Writable {
     });
   }
 
-  /** Resolves true once every write so far has been handed to the socket (WinRT FlushAsync). */
+  /**
+   * Resolves true once every write so far has been handed to the socket (WinRT FlushAsync). Before the
+   * socket is connected: E_ILLEGAL_METHOD_CALL; after it was closed: RO_E_CLOSED.
+   */
   flushAsync(): Promise<boolean> {
     if (this.errored !== null) return Promise.reject(toWebSocketError(this.errored));
     if (this.destroyed) return Promise.reject(closedError('the output stream is closed'));
+    if (this.prepare === undefined) {
+      return Promise.reject(illegalMethodCall('the WebSocket is not connected yet'));
+    }
+    const refusal = this.flushRefusal?.();
+    if (refusal !== undefined) return Promise.reject(refusal);
     if (this.isIdle) return Promise.resolve(true);
     return new Promise((resolve, reject) => {
       this.flushWaiters.push({ resolve, reject });

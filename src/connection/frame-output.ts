@@ -1,0 +1,137 @@
+// The write path of one connection: frames onto the socket, masked when we are the client (large masked
+// frames built in pooled buffers), all frames of one tick corked into one writev. It keeps the write
+// contract: a frame's promise settles only once the socket no longer needs the caller's buffer — at
+// once when the payload was copied (masked, or small enough to sit behind its header), else when the
+// socket has written it out.
+
+import { Buffer } from 'node:buffer';
+import type { Duplex } from 'node:stream';
+
+import { frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js';
+import { maskInto } from '../protocol/mask.js';
+import { nextMaskKey } from '../protocol/mask-keys.js';
+import type { Opcode } from '../protocol/opcodes.js';
+import type { BandwidthMeter } from './bandwidth-meter.js';
+import { FrameBufferPool } from './frame-buffer-pool.js';
+
+/**
+ * What a socket buffers before writes wait, unless configured otherwise: Node's default (16 KiB) makes a
+ * 64 KiB write wait for the kernel each time; a quarter megabyte lets writes queue up and go out together.
+ */
+export const DEFAULT_OUTBOUND_BUFFER_SIZE = 256 * 1024;
+/** Payloads up to this size are copied behind their header and written as one buffer. */
+const COALESCE_LIMIT = 16 * 1024;
+/** A client masks into copies; a larger write is sent as frames of at most this size. */
+export const MASKED_FRAME_LIMIT = 1024 * 1024;
+/** Masked frames from this payload size on are built in pooled buffers (shared by all connections). */
+const POOLED_FRAME_PAYLOAD = 64 * 1024;
+const MAX_FRAME_HEADER = 14;
+/** The key of the frame being written: used up (copied into the header, applied) before write returns. */
+const frameMaskKey = new Uint8Array(4);
+const maskedFrameBuffers = new FrameBufferPool(MASKED_FRAME_LIMIT + MAX_FRAME_HEADER, 8);
+const RESOLVED = Promise.resolve();
+
+interface Waiter {
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+export class FrameOutput {
+  private drainWaiters: Waiter[] = [];
+  /** Writes of callers' own buffers that the socket has not written out yet. */
+  private readonly takeWaiters = new Set<Waiter>();
+  /** Frames written in one tick go out together: the socket is corked until the next tick. */
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
+
+  constructor(
+    private readonly socket: Duplex,
+    private readonly masking: boolean,
+    private readonly meter: BandwidthMeter,
+  ) {}
+
+  /** The socket holds more than its buffer size: writers should wait for drain. */
+  get needsDrain(): boolean {
+    return this.socket.writableNeedDrain;
+  }
+
+  /**
+   * Writes one whole frame. Returns undefined when the payload was copied (the caller owns it again at
+   * once), or a promise that resolves when the socket has written the caller's buffer out (rejects if the
+   * socket failed first).
+   */
+  write(opcode: Opcode, fin: boolean, payload: Buffer): Promise<void> | undefined {
+    const maskKey = this.masking ? nextMaskKey(frameMaskKey) : undefined;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
+    const headerLength = frameHeaderLength(payload.length, maskKey !== undefined);
+    const frameLength = headerLength + payload.length;
+    let taken: Promise<void> | undefined;
+    if (maskKey !== undefined && payload.length >= POOLED_FRAME_PAYLOAD) {
+      const buffer = maskedFrameBuffers.take(frameLength);
+      writeFrameHeader(buffer, 0, { fin, opcode, payloadLength: payload.length, maskKey });
+      maskInto(payload, buffer.subarray(headerLength, frameLength), maskKey);
+      this.socket.write(buffer.subarray(0, frameLength), () => {
+        maskedFrameBuffers.give(buffer);
+      });
+    } else if (maskKey !== undefined || payload.length <= COALESCE_LIMIT || this.socket.writableNeedDrain) {
+      // Copied: masked, small, or behind other data in a congested socket (where the caller's buffer
+      // could otherwise be held for as long as the peer does not read).
+      const frame = Buffer.allocUnsafe(frameLength);
+      writeFrameHeader(frame, 0, { fin, opcode, payloadLength: payload.length, maskKey });
+      const body = frame.subarray(headerLength);
+      if (maskKey === undefined) body.set(payload);
+      else maskInto(payload, body, maskKey);
+      this.socket.write(frame);
+    } else {
+      // The caller's buffer itself goes to the socket: it stays theirs only once the socket wrote it.
+      const header = Buffer.allocUnsafe(headerLength);
+      writeFrameHeader(header, 0, { fin, opcode, payloadLength: payload.length });
+      this.socket.write(header);
+      taken = new Promise((resolve, reject) => {
+        const waiter = { resolve, reject };
+        this.takeWaiters.add(waiter);
+        this.socket.write(payload, (error) => {
+          this.takeWaiters.delete(waiter);
+          if (error === null || error === undefined) resolve();
+          else reject(error);
+        });
+      });
+    }
+    this.meter.sent(frameLength);
+    if (this.socket.writableNeedDrain) this.meter.sendLimited();
+    return taken;
+  }
+
+  /** Resolves when the socket can take more. */
+  whenDrained(): Promise<void> {
+    if (!this.socket.writableNeedDrain) return RESOLVED;
+    return new Promise((resolve, reject) => {
+      this.drainWaiters.push({ resolve, reject });
+    });
+  }
+
+  /** The socket drained: writers waiting for it go on. */
+  drained(): void {
+    for (const waiter of this.takeDrainWaiters()) waiter.resolve();
+  }
+
+  /** The connection is over for writers (closed, failed): every pending write fails with `error`. */
+  failWaiters(error: Error): void {
+    for (const waiter of this.takeDrainWaiters()) waiter.reject(error);
+    for (const waiter of this.takeWaiters) waiter.reject(error);
+    this.takeWaiters.clear();
+  }
+
+  private takeDrainWaiters(): Waiter[] {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    return waiters;
+  }
+}
