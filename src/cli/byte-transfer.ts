@@ -1,6 +1,7 @@
 // Moving a byte stream over a stream WebSocket, the way send, recv, serve and demo all do it: the source
 // goes out as binary messages with backpressure, the sender closes with 1000 and the digest, and the
-// receiver takes the bytes until the peer's close frame and then checks code, size and digest.
+// receiver takes the bytes until the peer's close frame, checks code, size and digest, stores the file,
+// and only then answers that close: 1000, or 4500 when it did not take the file.
 
 import { Buffer } from 'node:buffer';
 import type { Readable, Writable } from 'node:stream';
@@ -12,11 +13,14 @@ import {
   WebSocketError,
   type InputStream,
   type ServerStreamWebSocket,
+  type Deferral,
   type StreamWebSocket,
   type WebSocketClosedEventArgs,
+  type WebSocketCloseReceivedEventArgs,
 } from '../index.js';
 import { CliError, ExitCode, ioFailure, transferFailure, unexpectedClose } from './errors.js';
 import {
+  closeReason,
   decodeHeader,
   digestMismatch,
   FileCloseCode,
@@ -24,6 +28,7 @@ import {
   isCleanClose,
   MAX_HEADER_BYTES,
   parseDigest,
+  type Digest,
   type FileHeader,
 } from './file-protocol.js';
 import type { Meter } from './meter.js';
@@ -65,32 +70,61 @@ export async function sendAndClose(
 
 /**
  * Receives the stream into `sink` until the peer's close frame, then checks that the close was clean and
- * that size and digest match what the sender announced (in its close reason, and in `header`).
+ * that size and digest match what the sender announced (in its close reason, and in `header`), and runs
+ * `keep` (storing the file). The answer to the peer's close waits for all that: 1000 when the transfer
+ * was taken, else 4500 with the reason, so the sender learns whether its file was stored.
  */
 export async function receiveAndCheck(
   socket: ByteSocket,
   sink: Writable,
   meter: Meter,
-  header?: FileHeader,
-  sinkName = 'the output',
+  options: { header?: FileHeader; sinkName?: string; keep?: () => Promise<void> } = {},
 ): Promise<WebSocketClosedEventArgs> {
+  let peerClose: WebSocketClosedEventArgs | undefined;
+  let answer: Deferral | undefined;
+  const onCloseReceived = (args: WebSocketCloseReceivedEventArgs): void => {
+    peerClose = { code: args.code, reason: args.reason };
+    answer = args.getDeferral();
+  };
+  socket.once('closeReceived', onCloseReceived);
   try {
-    await pipeline(socket.inputStream, meter.tap(), sink);
+    try {
+      await pipeline(socket.inputStream, meter.tap(), sink);
+    } catch (error) {
+      throw error instanceof WebSocketError
+        ? transferFailure(error)
+        : ioFailure(error, `cannot write ${options.sinkName ?? 'the output'}`);
+    }
+    // The input ends cleanly only at the peer's close frame.
+    const closed = peerClose ?? (await socket.whenClosed());
+    checkTransfer(closed, { sha256: meter.sha256, size: meter.bytes }, options.header);
+    await options.keep?.();
+    return closed;
   } catch (error) {
-    throw error instanceof WebSocketError
-      ? transferFailure(error)
-      : ioFailure(error, `cannot write ${sinkName}`);
+    if (answer !== undefined) {
+      const message = error instanceof Error ? error.message : String(error);
+      socket.close(FileCloseCode.StorageFailed, closeReason(`not stored: ${message}`));
+    }
+    throw error;
+  } finally {
+    socket.off('closeReceived', onCloseReceived);
+    answer?.complete();
   }
-  const closed = await socket.whenClosed();
+}
+
+/** Throws unless the close was clean and size and digest match. */
+function checkTransfer(
+  closed: WebSocketClosedEventArgs,
+  received: Digest,
+  header: FileHeader | undefined,
+): void {
   if (!isCleanClose(closed.code)) throw unexpectedClose(closed.code, closed.reason);
-  const received = { sha256: meter.sha256, size: meter.bytes };
   const mismatch =
     digestMismatch(parseDigest(closed.reason), received) ??
     (header !== undefined && header.size !== received.size
       ? `${received.size} bytes arrived but the file has ${header.size}`
       : undefined);
   if (mismatch !== undefined) throw new CliError(ExitCode.Protocol, `the transfer is corrupt: ${mismatch}`);
-  return closed;
 }
 
 /** Reads the one-line JSON header of an sws.file.v1 download; the bytes after it stay in the stream. */

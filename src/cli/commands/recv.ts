@@ -77,15 +77,12 @@ export const recv: Command = {
         socket.information.protocol === FILE_PROTOCOL ? await readHeader(socket.inputStream) : undefined;
       const label = `recv ${target === '-' ? 'stdout' : path.basename(target)}`;
       bar = ProgressBar.start({ label, total: header?.size, bytes: () => meter.bytes }, out.quiet);
-      closed = await receiveAndCheck(
-        socket,
-        output.stream,
-        meter,
-        header,
-        target === '-' ? 'stdout' : target,
-      );
+      closed = await receiveAndCheck(socket, output.stream, meter, {
+        ...(header === undefined ? {} : { header }),
+        sinkName: target === '-' ? 'stdout' : target,
+        keep: () => output.commit(),
+      });
       bar?.stop();
-      await output.commit();
     } catch (error) {
       bar?.stop();
       socket.close(FileCloseCode.StorageFailed, 'the receiver failed');

@@ -236,8 +236,10 @@ async function upload(
 ): Promise<void> {
   const meter = new Meter();
   try {
-    await receiveAndCheck(socket, job.output.stream, meter, undefined, job.name);
-    await job.output.commit();
+    await receiveAndCheck(socket, job.output.stream, meter, {
+      sinkName: job.name,
+      keep: () => job.output.commit(),
+    });
     report(out, 'upload', job.name, peer, meter);
   } catch (error) {
     const failure = transferFailure(error);
