@@ -5,7 +5,7 @@ export { MessageWebSocket } from './api/message-websocket.js';
 export { ServerStreamWebSocket } from './api/server-stream-websocket.js';
 export { ServerMessageWebSocket } from './api/server-message-websocket.js';
 export { MessageWebSocketMessageReceivedEventArgs } from './api/message-received-event-args.js';
-export type { MessageReceivedHandler } from './api/message-socket.js';
+export { DEFAULT_WHOLE_MESSAGE_LIMIT, type MessageReceivedHandler } from './api/message-socket.js';
 export type { IncomingMessage } from './connection/incoming-message.js';
 export { WebSocketListener } from './api/websocket-listener.js';
 export type {

@@ -130,7 +130,10 @@ export class WebSocketControl {
     this.proxyValue = value;
   }
 
-  /** Largest message accepted, in bytes; a larger one closes the connection with 1009. Default: none. */
+  /**
+   * Largest message accepted, in bytes; a larger one closes the connection with 1009. Not set (Infinity):
+   * 16 MiB for messages taken whole (FullMessage mode), unlimited where messages stream.
+   */
   get maxMessageSize(): number {
     return this.maxMessageSizeValue;
   }

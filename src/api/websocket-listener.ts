@@ -41,7 +41,10 @@ export interface WebSocketListenerOptions<Mode extends ListenerMode = 'stream'> 
   handshakeTimeout?: number;
   /** Largest handshake request head, in bytes (bindServiceNameAsync). Default 16 384. */
   maxHeaderSize?: number;
-  /** Largest message a connection accepts, in bytes; 1009 beyond it. Default: unlimited. */
+  /**
+   * Largest message a connection accepts, in bytes; 1009 beyond it. Default: 16 MiB for messages taken
+   * whole (message mode, FullMessage), unlimited where messages stream.
+   */
   maxMessageSize?: number;
   /** Milliseconds to wait for a peer's close frame before dropping the connection. Default 10 000. */
   closeTimeout?: number;
