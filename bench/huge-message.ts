@@ -1,21 +1,26 @@
-// ONE 8 GiB message each way between two processes over 127.0.0.1, ours only: the client streams it
-// with MessageWebSocket.openMessage() from a generator of 1 MiB chunks and the server reads it from
-// messages() as it arrives; then the other way round with ServerMessageWebSocket.openMessage(). Reports
-// MB/s and the peak RSS of each side, which must stay far below the message's size (target: < 100 MiB).
-// ws cannot run this workload at all (see the notes printed with the report).
+// ONE 8 GiB message each way between two processes over 127.0.0.1 through the README's paths: the
+// sender pipes a Readable of 1 MiB chunks into ws.openMessage(Binary), the receiver reads `for await
+// (const message of ws.messages())` and `for await (const section of message)`, and both compute the
+// SHA-256 of the payload. Raw TCP beside it (pipeline into the socket, for await over it, hashed too).
+// Reports MB/s and the peak RSS of each side, which must stay far below the message's size (target:
+// < 100 MiB). ws cannot run this workload at all (see the notes printed with the report).
 // Run alone: node build/bench/huge-message.js [--json] [--rounds N] [--size-mib N] [--chunk-kib N]
-//   [--only TEXT] [--cpu-prof-dir DIR]
+//   [--only TEXT] [--contenders ours,tcp] [--cpu-prof-dir DIR]   (--size-mib 8192, 8 GiB, by default)
 
 import { Buffer, constants as bufferConstants } from 'node:buffer';
-import { randomFillSync } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
+import { once } from 'node:events';
+import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import type { MessageWebSocket, ServerMessageWebSocket } from '../src/index.js';
 import type { Samples } from './lib/harness.js';
+import { chunkSource } from './lib/chunk-source.js';
 import type { FailedMessage } from './lib/ipc-peer.js';
 import {
   describe,
@@ -23,21 +28,33 @@ import {
   isRecord,
   KiB,
   MiB,
+  parseContenders,
   peakRss,
   PeerGroup,
   positiveInteger,
   record,
+  rotated,
   roundLabel,
   tell as tellParent,
 } from './lib/processes.js';
-import { buildRows, environment, formatNumber, formatReports, type BenchReport } from './lib/report.js';
+import {
+  buildRows,
+  environment,
+  formatNumber,
+  formatReports,
+  type BenchReport,
+  type Contender,
+} from './lib/report.js';
 
 /** 'up': client → server (masked frames); 'down': server → client. */
 type Direction = 'up' | 'down';
 type Role = 'server' | 'client';
+type ContenderId = 'ours' | 'tcp';
+const CONTENDER_IDS: readonly ContenderId[] = ['ours', 'tcp'];
 
 interface ChildConfig {
   role: Role;
+  contender: ContenderId;
   direction: Direction;
   totalBytes: number;
   chunkBytes: number;
@@ -47,8 +64,9 @@ interface ChildConfig {
 type ChildMessage =
   | { kind: 'listening'; port: number }
   | { kind: 'connected' }
-  | { kind: 'sent' }
-  | { kind: 'received'; bytes: number; messages: number }
+  /** sha256: hex, of what the source produced (sender) or of the message that arrived (receiver). */
+  | { kind: 'sent'; sha256: string }
+  | { kind: 'received'; bytes: number; messages: number; sha256: string }
   /** Peaks: RSS from the kernel; the V8 heap and Buffer memory as sampled every 20 ms. */
   | { kind: 'rss'; maxRssBytes: number; heapBytes: number; arrayBufferBytes: number };
 
@@ -66,10 +84,15 @@ function isChildMessage(value: unknown): value is ChildMessage {
     case 'listening':
       return typeof value.port === 'number';
     case 'connected':
-    case 'sent':
       return true;
+    case 'sent':
+      return typeof value.sha256 === 'string';
     case 'received':
-      return typeof value.bytes === 'number' && typeof value.messages === 'number';
+      return (
+        typeof value.bytes === 'number' &&
+        typeof value.messages === 'number' &&
+        typeof value.sha256 === 'string'
+      );
     case 'rss':
       return (
         typeof value.maxRssBytes === 'number' &&
@@ -89,6 +112,7 @@ function isChildConfig(value: unknown): value is ChildConfig {
   return (
     isRecord(value) &&
     (value.role === 'server' || value.role === 'client') &&
+    CONTENDER_IDS.some((id) => id === value.contender) &&
     (value.direction === 'up' || value.direction === 'down') &&
     typeof value.totalBytes === 'number' &&
     typeof value.chunkBytes === 'number' &&
@@ -101,54 +125,97 @@ function isChildConfig(value: unknown): value is ChildConfig {
 
 type Fail = (error: unknown) => void;
 
-async function openSocket(config: ChildConfig): Promise<MessageWebSocket | ServerMessageWebSocket> {
-  const { MessageWebSocket, WebSocketListener } = await import('../src/index.js');
+/** One side of the connection: sends a source as one message, or reads and hashes what arrives. */
+interface Side {
+  send(source: Readable): Promise<void>;
+  /** Reads until the connection ends; `onMessage` gets each complete message's size and SHA-256. */
+  receive(onMessage: (bytes: number, sha256: string) => void): Promise<void>;
+  /** Resolves if the connection closes before the parent says finish (a failure). */
+  readonly closed: Promise<string>;
+}
+
+/** The README's paths: pipeline(source, ws.openMessage(Binary)); for await over messages() and each. */
+async function oursSide(config: ChildConfig): Promise<Side> {
+  const { MessageWebSocket, SocketMessageType, WebSocketListener } = await import('../src/index.js');
+  let socket: MessageWebSocket | ServerMessageWebSocket;
   if (config.role === 'client') {
-    const socket = new MessageWebSocket();
+    socket = new MessageWebSocket();
     await socket.connectAsync(`ws://${HOST}:${String(config.port)}/`);
-    return socket;
-  }
-  const listener = new WebSocketListener({ mode: 'message' });
-  const accepted = new Promise<ServerMessageWebSocket>((resolve) => {
-    listener.once('connectionReceived', ({ socket }) => {
-      resolve(socket);
+  } else {
+    const listener = new WebSocketListener({ mode: 'message' });
+    const accepted = new Promise<ServerMessageWebSocket>((resolve) => {
+      listener.once('connectionReceived', ({ socket: server }) => {
+        resolve(server);
+      });
     });
-  });
-  await listener.bindServiceNameAsync(0, HOST);
-  const port = listener.information.localPort;
-  if (port === null) throw new Error('the listener has no port');
-  tell({ kind: 'listening', port });
-  return accepted;
-}
-
-/** Streams ONE message of totalBytes: a generator yields the same random chunk again and again. */
-async function sendOneMessage(
-  socket: MessageWebSocket | ServerMessageWebSocket,
-  config: ChildConfig,
-  chunk: Buffer,
-): Promise<void> {
-  const { SocketMessageType } = await import('../src/index.js');
-  function* chunks(): Generator<Buffer> {
-    for (let sent = 0; sent < config.totalBytes; sent += chunk.length) {
-      const left = config.totalBytes - sent;
-      yield left >= chunk.length ? chunk : chunk.subarray(0, left);
-    }
+    await listener.bindServiceNameAsync(0, HOST);
+    const port = listener.information.localPort;
+    if (port === null) throw new Error('the listener has no port');
+    tell({ kind: 'listening', port });
+    socket = await accepted;
   }
-  await pipeline(chunks, socket.openMessage(SocketMessageType.Binary));
+  const open = socket;
+  return {
+    async send(source) {
+      await pipeline(source, open.openMessage(SocketMessageType.Binary));
+    },
+    async receive(onMessage) {
+      for await (const message of open.messages()) {
+        const hash = createHash('sha256');
+        let bytes = 0;
+        for await (const section of message) {
+          hash.update(section as Buffer);
+          bytes += (section as Buffer).length;
+        }
+        onMessage(bytes, hash.digest('hex'));
+      }
+    },
+    closed: new Promise((resolve) => {
+      open.on('closed', ({ code }) => {
+        resolve(`the WebSocket closed (${String(code)})`);
+      });
+    }),
+  };
 }
 
-/** Reads messages from messages() section by section, counting bytes; reports after the first. */
-function receiveMessages(socket: MessageWebSocket | ServerMessageWebSocket, fail: Fail): void {
-  const pull = async (): Promise<void> => {
-    let messages = 0;
-    for await (const message of socket.messages()) {
+/** Raw TCP the same way: pipeline(source, socket); for await over the socket, totalBytes a message. */
+async function tcpSide(config: ChildConfig): Promise<Side> {
+  let socket: net.Socket;
+  if (config.role === 'client') {
+    socket = net.connect(config.port, HOST);
+    await once(socket, 'connect');
+  } else {
+    const server = net.createServer();
+    const accepted = once(server, 'connection') as Promise<[net.Socket]>;
+    server.listen(0, HOST);
+    await once(server, 'listening');
+    tell({ kind: 'listening', port: (server.address() as AddressInfo).port });
+    [socket] = await accepted;
+  }
+  socket.setNoDelay(true);
+  const open = socket;
+  return {
+    async send(source) {
+      await pipeline(source, open, { end: false });
+    },
+    async receive(onMessage) {
+      let hash = createHash('sha256');
       let bytes = 0;
-      for await (const section of message) bytes += (section as Buffer).length;
-      messages++;
-      tell({ kind: 'received', bytes, messages });
-    }
+      for await (const chunk of open) {
+        hash.update(chunk as Buffer);
+        bytes += (chunk as Buffer).length;
+        if (bytes < config.totalBytes) continue;
+        onMessage(bytes, hash.digest('hex'));
+        hash = createHash('sha256');
+        bytes = 0;
+      }
+    },
+    closed: new Promise((resolve) => {
+      open.on('close', () => {
+        resolve('the socket closed');
+      });
+    }),
   };
-  pull().catch(fail);
 }
 
 async function runChild(config: ChildConfig): Promise<void> {
@@ -160,11 +227,19 @@ async function runChild(config: ChildConfig): Promise<void> {
 
   const sending = (config.role === 'client') === (config.direction === 'up');
   const chunk = sending ? randomFillSync(Buffer.allocUnsafe(config.chunkBytes)) : undefined;
-  const socket = await openSocket(config);
-  socket.on('closed', ({ code }) => {
-    fail(new Error(`the WebSocket closed (${String(code)})`));
-  });
-  if (!sending) receiveMessages(socket, fail);
+  const side = config.contender === 'ours' ? await oursSide(config) : await tcpSide(config);
+  side.closed.then(fail, fail);
+  if (!sending) {
+    let messages = 0;
+    side
+      .receive((bytes, sha256) => {
+        messages++;
+        tell({ kind: 'received', bytes, messages, sha256 });
+      })
+      .then(() => {
+        fail(new Error('the connection ended'));
+      }, fail);
+  }
   // Where the RSS goes: the V8 heap, or Buffers (socket chunks and payload) not yet collected.
   let heapBytes = 0;
   let arrayBufferBytes = 0;
@@ -182,8 +257,11 @@ async function runChild(config: ChildConfig): Promise<void> {
         fail(new Error('told to send, but this side does not send'));
         return;
       }
-      sendOneMessage(socket, config, chunk).then(() => {
-        tell({ kind: 'sent' });
+      // The sender hashes what its source produces, as it produces it.
+      const hash = createHash('sha256');
+      const source = chunkSource(chunk, config.totalBytes, (piece) => hash.update(piece));
+      side.send(source).then(() => {
+        tell({ kind: 'sent', sha256: hash.digest('hex') });
       }, fail);
     } else {
       finishing = true;
@@ -217,24 +295,25 @@ interface ParentOptions {
   sizeMiB: number;
   chunkKiB: number;
   only: string | undefined;
+  contenders: Contender[];
   cpuProfDir: string | undefined;
 }
 
 const SCRIPT = fileURLToPath(import.meta.url);
 
-function runOnce(workload: Workload, options: ParentOptions): Promise<RunResult> {
+function runOnce(workload: Workload, contender: ContenderId, options: ParentOptions): Promise<RunResult> {
   const totalBytes = options.sizeMiB * MiB;
-  const base = { direction: workload.direction, totalBytes, chunkBytes: options.chunkKiB * KiB };
+  const base = { contender, direction: workload.direction, totalBytes, chunkBytes: options.chunkKiB * KiB };
   // Generous: 100 MB/s would be a failure of its own, not a hang.
   const limitMs = 30_000 + totalBytes / 100_000;
-  return PeerGroup.run(limitMs, `ours on ${workload.name}`, async (group) => {
+  return PeerGroup.run(limitMs, `${contender} on ${workload.name}`, async (group) => {
     const spawn = (role: Role, port: number) =>
       group.spawn({
-        name: `ours ${role}`,
+        name: `${contender} ${role}`,
         script: SCRIPT,
         config: { ...base, role, port } satisfies ChildConfig,
         isMessage: isChildMessage,
-        contender: 'ours',
+        contender,
         cpuProfDir: options.cpuProfDir,
       });
     const server = spawn('server', 0);
@@ -247,9 +326,12 @@ function runOnce(workload: Workload, options: ParentOptions): Promise<RunResult>
     sender.send({ kind: 'go' } satisfies ParentMessage);
     const received = await receiver.expect('received');
     const seconds = (performance.now() - start) / 1000;
-    await sender.expect('sent');
+    const sent = await sender.expect('sent');
     if (received.messages !== 1 || received.bytes !== totalBytes) {
       throw new Error(`message ${String(received.messages)} had ${String(received.bytes)} bytes`);
+    }
+    if (received.sha256 !== sent.sha256) {
+      throw new Error(`SHA-256 sent ${sent.sha256}, received ${received.sha256}`);
     }
     const finish: ParentMessage = { kind: 'finish' };
     client.stop(finish);
@@ -286,7 +368,7 @@ async function runParent(options: ParentOptions): Promise<void> {
   const only = options.only;
   const workloads = only === undefined ? allWorkloads : allWorkloads.filter((w) => w.name.includes(only));
   if (workloads.length === 0) throw new RangeError(`no workload matches --only ${String(only)}`);
-  const contenders = [{ id: 'ours', label: 'ours' }];
+  const contenders = options.contenders;
   const env = environment();
   const started = performance.now();
 
@@ -294,19 +376,23 @@ async function runParent(options: ParentOptions): Promise<void> {
   const rss: Samples = new Map();
   for (let round = 0; round < options.rounds; round++) {
     for (const workload of workloads) {
-      const result = await runOnce(workload, options);
-      const rate = totalBytes / result.seconds;
-      if (!options.json) {
-        process.stderr.write(
-          `${roundLabel(round, 0)} · ${workload.name} · ours: ${formatNumber(rate / 1e6)} MB/s, ` +
-            `peak RSS client ${formatNumber(result.clientRss / MiB)} MiB, ` +
-            `server ${formatNumber(result.serverRss / MiB)} MiB (sampled peaks: client ${result.clientPeaks}; ` +
-            `server ${result.serverPeaks})\n`,
-        );
+      for (const contender of rotated(contenders, round)) {
+        const id = CONTENDER_IDS.find((known) => known === contender.id);
+        if (id === undefined) continue;
+        const result = await runOnce(workload, id, options);
+        const rate = totalBytes / result.seconds;
+        if (!options.json) {
+          process.stderr.write(
+            `${roundLabel(round, 0)} · ${workload.name} · ${contender.label}: ${formatNumber(rate / 1e6)} MB/s, ` +
+              `peak RSS client ${formatNumber(result.clientRss / MiB)} MiB, ` +
+              `server ${formatNumber(result.serverRss / MiB)} MiB (sampled peaks: client ${result.clientPeaks}; ` +
+              `server ${result.serverPeaks})\n`,
+          );
+        }
+        record(throughput, workload.name, id, rate);
+        record(rss, rssRow(workload, 'client'), id, result.clientRss);
+        record(rss, rssRow(workload, 'server'), id, result.serverRss);
       }
-      record(throughput, workload.name, 'ours', rate);
-      record(rss, rssRow(workload, 'client'), 'ours', result.clientRss);
-      record(rss, rssRow(workload, 'server'), 'ours', result.serverRss);
     }
   }
   const elapsed = (performance.now() - started) / 1000;
@@ -316,7 +402,7 @@ async function runParent(options: ParentOptions): Promise<void> {
 
   const report: BenchReport = {
     bench: 'huge-message',
-    title: `ONE ${size} message each way, client and server in separate processes, ours only`,
+    title: `ONE ${size} message each way, client and server in separate processes, SHA-256 on both sides`,
     environment: env,
     rounds: options.rounds,
     contenders,
@@ -337,13 +423,19 @@ async function runParent(options: ParentOptions): Promise<void> {
       ),
     ],
     notes: [
-      `The sender streams one binary message with pipeline(generator, ws.openMessage()): the generator ` +
-        `yields the same random ${String(options.chunkKiB)} KiB chunk ${String(totalBytes / (options.chunkKiB * KiB))} ` +
-        'times, each chunk goes out as one frame (masked by the client) when the socket can take it. The ' +
+      'The README paths. The sender streams one binary message with `await pipeline(source, ' +
+        'ws.openMessage(SocketMessageType.Binary))`: the source is a Readable (object mode, one chunk ' +
+        `ahead) that yields the same random ${String(options.chunkKiB)} KiB chunk ` +
+        `${String(totalBytes / (options.chunkKiB * KiB))} times, hashing each (SHA-256) as it yields it; ` +
+        'each chunk goes out as one frame (masked by the client) when the socket can take it. The ' +
         'receiver reads `for await (const message of ws.messages())` and, inside, `for await (const section ' +
-        'of message)`, counting bytes; it checks that exactly one message of the full size arrived. The ' +
-        'client is a MessageWebSocket, the server a WebSocketListener in message mode. Peak RSS = ' +
+        'of message)`, hashing every section (SHA-256) and counting bytes; the parent checks that exactly ' +
+        'one message of the full size arrived and that both digests agree. The client is a ' +
+        'MessageWebSocket, the server a WebSocketListener in message mode. Peak RSS = ' +
         'process.resourceUsage().maxRSS of each process, Node itself included (target: < 100 MiB each).',
+      'Raw TCP the same way, the floor: `await pipeline(source, socket, { end: false })` from the same ' +
+        'source, `for await (const chunk of socket)` hashing every chunk, the full size counted as one ' +
+        'message.',
       `ws cannot run this: its receiver keeps every fragment of a message until the last one has come and ` +
         'then hands the message over whole. With its default binaryType (nodebuffer, likewise arraybuffer) ' +
         'lib/buffer-util.js concat() copies the fragments into one Buffer.allocUnsafe(total), which throws ' +
@@ -370,6 +462,7 @@ const { values } = parseArgs({
     'size-mib': { type: 'string' },
     'chunk-kib': { type: 'string' },
     only: { type: 'string' },
+    contenders: { type: 'string' },
     'cpu-prof-dir': { type: 'string' },
     child: { type: 'string' },
   },
@@ -386,6 +479,7 @@ if (values.child !== undefined) {
     sizeMiB: positiveInteger(values['size-mib'], '--size-mib', 8 * 1024),
     chunkKiB: positiveInteger(values['chunk-kib'], '--chunk-kib', 1024),
     only: values.only,
+    contenders: parseContenders(values.contenders, CONTENDER_IDS),
     cpuProfDir: values['cpu-prof-dir'] === undefined ? undefined : path.resolve(values['cpu-prof-dir']),
   });
 }

@@ -1,28 +1,42 @@
 // End-to-end transfer over 127.0.0.1 between two processes: our StreamWebSocket/WebSocketListener, ws
 // (with bufferutil, and with its JS masking under WS_NO_BUFFER_UTIL=1) and raw node:net TCP, interleaved
 // in the same run. Throughput in MB/s of payload, and the peak RSS of the client and of the server.
-// Every transfer runs in a fresh server process and a fresh client process, both forked from this file
-// (--child); this process only orchestrates them over IPC and keeps the clock.
+// Two groups of workloads: readme-paths (the code the README teaches: pipeline() into outputStream, for
+// await or readAsync over inputStream; ws as its users write it) and fast-paths (awaited writeAsync,
+// 'data' listeners). Every transfer runs in a fresh server process and a fresh client process, both
+// forked from this file (--child); this process only orchestrates them over IPC and keeps the clock.
 // Run alone: node build/bench/transfer.js [--json] [--rounds N] [--warmup N] [--size-mib N]
 //   [--only TEXT] [--contenders ours,ws-native,ws-js,tcp] [--cpu-prof-dir DIR]
-// --only keeps the workloads whose name contains TEXT; --cpu-prof-dir runs the children under
-// node --cpu-prof (profiles named after contender and role) to see where the time goes.
+// --only keeps the workloads whose group (readme-paths, fast-paths) or name contains TEXT;
+// --cpu-prof-dir runs the children under node --cpu-prof (profiles named after contender and role).
 
 import { Buffer } from 'node:buffer';
 import { randomFillSync } from 'node:crypto';
-import { once } from 'node:events';
-import { createRequire } from 'node:module';
-import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import type { RawData, WebSocket as WsSocket } from 'ws';
-
-import type { ServerStreamWebSocket, StreamWebSocket } from '../src/index.js';
-import { caseKey, type Samples } from './lib/harness.js';
-import { IpcPeer, withTimeout, type FailedMessage } from './lib/ipc-peer.js';
+import type { Samples } from './lib/harness.js';
+import type { FailedMessage } from './lib/ipc-peer.js';
+import { chunkSource } from './lib/chunk-source.js';
+import {
+  CONTENDER_IDS,
+  describe,
+  isContenderId,
+  isRecord,
+  KiB,
+  MiB,
+  parseContenders,
+  peakRss,
+  PeerGroup,
+  positiveInteger,
+  record,
+  rotated,
+  roundLabel,
+  tell as tellParent,
+  type ContenderId,
+} from './lib/processes.js';
 import {
   buildRows,
   comparisonTable,
@@ -31,31 +45,32 @@ import {
   type BenchReport,
   type Contender,
 } from './lib/report.js';
-
-const HOST = '127.0.0.1';
-const KiB = 1024;
-const MiB = 1024 * KiB;
-
-const CONTENDER_IDS = ['ours', 'ws-native', 'ws-js', 'tcp'] as const;
-type ContenderId = (typeof CONTENDER_IDS)[number];
-
-const CONTENDERS: readonly Contender[] = [
-  { id: 'ours', label: 'ours' },
-  { id: 'ws-native', label: 'ws + bufferutil' },
-  { id: 'ws-js', label: 'ws (JS)' },
-  { id: 'tcp', label: 'raw TCP' },
-];
-
-function isContenderId(value: unknown): value is ContenderId {
-  return CONTENDER_IDS.some((id) => id === value);
-}
+import {
+  loadEndpoint,
+  WS_HIGH_WATER_MARK,
+  type Connection,
+  type Fail,
+  type ReceiveStyle,
+} from './lib/transfer-endpoints.js';
 
 /** 'up': the client sends (masked frames); 'down': the server sends (unmasked). */
 type Direction = 'up' | 'down';
 type Role = 'server' | 'client';
+/** 'each': one awaited write after the other (the tuned path); 'stream': the users' path. */
+type SendStyle = 'each' | 'stream';
+
+const RECEIVE_STYLES: readonly ReceiveStyle[] = ['events', 'iterate', 'read-async'];
+
+/** How one transfer sends and receives; the same for both processes of a run. */
+interface Paths {
+  send: SendStyle;
+  receive: ReceiveStyle;
+  /** The reused buffer's size for readAsync. */
+  readBufferBytes: number;
+}
 
 /** What a child process is told on its command line (as JSON after --child). */
-interface ChildConfig {
+interface ChildConfig extends Paths {
   role: Role;
   contender: ContenderId;
   direction: Direction;
@@ -80,8 +95,8 @@ interface ParentMessage {
   kind: 'go' | 'finish';
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
+function tell(message: ChildMessage | FailedMessage, then?: () => void): void {
+  tellParent(message, then);
 }
 
 function isChildMessage(value: unknown): value is ChildMessage {
@@ -115,191 +130,15 @@ function isChildConfig(value: unknown): value is ChildConfig {
     (value.direction === 'up' || value.direction === 'down') &&
     typeof value.totalBytes === 'number' &&
     typeof value.writeSize === 'number' &&
+    (value.send === 'each' || value.send === 'stream') &&
+    RECEIVE_STYLES.some((style) => style === value.receive) &&
+    typeof value.readBufferBytes === 'number' &&
     typeof value.port === 'number'
   );
 }
 
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  return error.cause === undefined ? error.message : `${error.message} (${describe(error.cause)})`;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // The child: one side of one transfer.
-
-/** One open connection, whatever the contender. */
-interface Connection {
-  /** Sends a chunk (one message where there are messages); resolves when the next may be sent. */
-  write(chunk: Buffer): Promise<void>;
-  /** Starts reading: `onData` gets each section's length, and whether it ended a message. */
-  receive(onData: (length: number, messageEnded: boolean) => void): void;
-  /** Whether receive() reports message ends (ws delivers whole messages). */
-  readonly countsMessages: boolean;
-}
-
-interface Endpoint {
-  /** Binds a port (reported to onListening) and resolves with the first connection. */
-  serve(onListening: (port: number) => void): Promise<Connection>;
-  connect(port: number): Promise<Connection>;
-}
-
-type Fail = (error: unknown) => void;
-
-async function oursEndpoint(fail: Fail): Promise<Endpoint> {
-  const { StreamWebSocket, WebSocketListener } = await import('../src/index.js');
-  const wrap = (socket: StreamWebSocket | ServerStreamWebSocket): Connection => ({
-    async write(chunk) {
-      await socket.outputStream.writeAsync(chunk);
-    },
-    receive(onData) {
-      socket.inputStream.on('data', (section: Buffer) => {
-        onData(section.length, false);
-      });
-      socket.inputStream.on('error', fail);
-      socket.inputStream.on('end', () => {
-        fail(new Error('the input stream ended'));
-      });
-    },
-    countsMessages: false,
-  });
-  return {
-    async serve(onListening) {
-      const listener = new WebSocketListener();
-      const connection = new Promise<Connection>((resolve) => {
-        listener.once('connectionReceived', ({ socket }) => {
-          resolve(wrap(socket));
-        });
-      });
-      await listener.bindServiceNameAsync(0, HOST);
-      const port = listener.information.localPort;
-      if (port === null) throw new Error('the listener has no port');
-      onListening(port);
-      return connection;
-    },
-    async connect(port) {
-      const socket = new StreamWebSocket();
-      await socket.connectAsync(`ws://${HOST}:${String(port)}/`);
-      return wrap(socket);
-    },
-  };
-}
-
-/** Which ws/lib/buffer-util.js chose, seen from the modules ws has loaded. */
-function checkWsMasking(native: boolean): void {
-  const require = createRequire(import.meta.url);
-  const loaded = Object.keys(require.cache);
-  const addon = loaded.some(
-    (key) => key.includes(`${path.sep}bufferutil${path.sep}`) && key.endsWith('.node'),
-  );
-  const anyBufferUtil = loaded.some((key) => key.includes(`${path.sep}bufferutil${path.sep}`));
-  if (native && !addon) throw new Error('ws did not load the bufferutil addon');
-  if (!native && anyBufferUtil) throw new Error('ws loaded bufferutil despite WS_NO_BUFFER_UTIL=1');
-}
-
-async function wsEndpoint(native: boolean, fail: Fail): Promise<Endpoint> {
-  const { WebSocket, WebSocketServer } = await import('ws');
-  checkWsMasking(native);
-  // 0 lifts each limit: ws (8.23) refuses messages over 100 MiB, over 16 384 fragments or over 262 144
-  // buffered socket chunks by default, and the one-message workload exceeds the first.
-  const limits = { maxPayload: 0, maxFragments: 0, maxBufferedChunks: 0, perMessageDeflate: false };
-  const wrap = (socket: WsSocket): Connection => {
-    socket.on('error', fail);
-    return {
-      write: (chunk) =>
-        new Promise((resolve, reject) => {
-          socket.send(chunk, { binary: true }, (error) => {
-            // Node hands write callbacks null, not undefined, on success.
-            if (error instanceof Error) reject(error);
-            else resolve();
-          });
-        }),
-      receive(onData) {
-        socket.on('message', (data: RawData) => {
-          onData(rawLength(data), true);
-        });
-      },
-      countsMessages: true,
-    };
-  };
-  return {
-    async serve(onListening) {
-      const server = new WebSocketServer({ host: HOST, port: 0, ...limits });
-      server.on('error', fail);
-      const connection = new Promise<Connection>((resolve) => {
-        server.once('connection', (socket) => {
-          resolve(wrap(socket));
-        });
-      });
-      await once(server, 'listening');
-      onListening((server.address() as AddressInfo).port);
-      return connection;
-    },
-    async connect(port) {
-      const socket = new WebSocket(`ws://${HOST}:${String(port)}/`, limits);
-      const connection = wrap(socket);
-      await once(socket, 'open');
-      return connection;
-    },
-  };
-}
-
-function rawLength(data: RawData): number {
-  if (Array.isArray(data)) return data.reduce((sum, part) => sum + part.length, 0);
-  return data.byteLength;
-}
-
-function tcpEndpoint(fail: Fail): Endpoint {
-  const wrap = (socket: net.Socket): Connection => {
-    socket.setNoDelay(true);
-    socket.on('error', fail);
-    return {
-      async write(chunk) {
-        if (!socket.write(chunk)) await once(socket, 'drain');
-      },
-      receive(onData) {
-        socket.on('data', (chunk: Buffer) => {
-          onData(chunk.length, false);
-        });
-      },
-      countsMessages: false,
-    };
-  };
-  return {
-    async serve(onListening) {
-      const server = net.createServer();
-      server.on('error', fail);
-      const connection = new Promise<Connection>((resolve) => {
-        server.once('connection', (socket) => {
-          resolve(wrap(socket));
-        });
-      });
-      server.listen(0, HOST);
-      await once(server, 'listening');
-      onListening((server.address() as AddressInfo).port);
-      return connection;
-    },
-    async connect(port) {
-      const socket = net.connect(port, HOST);
-      const connection = wrap(socket);
-      await once(socket, 'connect');
-      return connection;
-    },
-  };
-}
-
-/** Only the contender's own code is loaded, so that each process's RSS is its own. */
-function loadEndpoint(contender: ContenderId, fail: Fail): Promise<Endpoint> {
-  switch (contender) {
-    case 'ours':
-      return oursEndpoint(fail);
-    case 'ws-native':
-      return wsEndpoint(true, fail);
-    case 'ws-js':
-      return wsEndpoint(false, fail);
-    case 'tcp':
-      return Promise.resolve(tcpEndpoint(fail));
-  }
-}
 
 /** One write's worth of random bytes: a random MiB, repeated up to the write size. */
 function makePayload(writeSize: number): Buffer {
@@ -310,16 +149,15 @@ function makePayload(writeSize: number): Buffer {
   return payload;
 }
 
-async function sendAll(connection: Connection, payload: Buffer, totalBytes: number): Promise<void> {
-  for (let sent = 0; sent < totalBytes; sent += payload.length) {
-    const left = totalBytes - sent;
+async function sendAll(connection: Connection, payload: Buffer, config: ChildConfig): Promise<void> {
+  if (config.send === 'stream') {
+    await connection.stream(chunkSource(payload, config.totalBytes));
+    return;
+  }
+  for (let sent = 0; sent < config.totalBytes; sent += payload.length) {
+    const left = config.totalBytes - sent;
     await connection.write(left >= payload.length ? payload : payload.subarray(0, left));
   }
-}
-
-function tell(message: ChildMessage | FailedMessage, then?: () => void): void {
-  if (process.send === undefined) throw new Error('a --child process needs an IPC channel');
-  process.send(message, undefined, {}, () => then?.());
 }
 
 function countReceived(connection: Connection, config: ChildConfig, fail: Fail): void {
@@ -327,7 +165,8 @@ function countReceived(connection: Connection, config: ChildConfig, fail: Fail):
   let bytes = 0;
   let messages = 0;
   let done = false;
-  connection.receive((length, messageEnded) => {
+  const options = { style: config.receive, readBufferBytes: config.readBufferBytes };
+  connection.receive(options, (length, messageEnded) => {
     bytes += length;
     if (messageEnded) messages++;
     if (done) {
@@ -375,14 +214,13 @@ async function runChild(config: ChildConfig): Promise<void> {
         fail(new Error('told to send, but this side does not send'));
         return;
       }
-      sendAll(connection, payload, config.totalBytes).then(() => {
+      sendAll(connection, payload, config).then(() => {
         tell({ kind: 'sent' });
       }, fail);
     } else {
       // No closing handshake: the transfer is over, and the peer is told to exit at the same time.
       finishing = true;
-      const maxRssBytes = process.resourceUsage().maxRSS * KiB;
-      tell({ kind: 'rss', maxRssBytes }, () => process.exit(0));
+      tell({ kind: 'rss', maxRssBytes: peakRss() }, () => process.exit(0));
     }
   });
 
@@ -392,10 +230,15 @@ async function runChild(config: ChildConfig): Promise<void> {
 // ---------------------------------------------------------------------------------------------------
 // The parent: workloads × contenders, interleaved rounds, the report.
 
-interface Workload {
+type Group = 'readme-paths' | 'fast-paths';
+
+interface Workload extends Paths {
   name: string;
+  group: Group;
   direction: Direction;
   writeSize: number;
+  /** The contenders this workload runs (all selected ones when absent). */
+  contenders?: readonly ContenderId[];
 }
 
 interface TransferResult {
@@ -410,53 +253,42 @@ interface ParentOptions {
   warmup: number;
   sizeMiB: number;
   only: string | undefined;
-  contenders: ContenderId[];
+  contenders: Contender[];
   cpuProfDir: string | undefined;
 }
 
 const SCRIPT = fileURLToPath(import.meta.url);
 
-function childEnv(contender: ContenderId): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  // ws decides at load time; both processes of a ws (JS) transfer run without bufferutil.
-  if (contender === 'ws-js') env.WS_NO_BUFFER_UTIL = '1';
-  else delete env.WS_NO_BUFFER_UTIL;
-  return env;
-}
-
-async function transfer(
+function transfer(
   workload: Workload,
   contender: ContenderId,
   options: ParentOptions,
   totalBytes: number,
 ): Promise<TransferResult> {
-  const base = { contender, direction: workload.direction, totalBytes, writeSize: workload.writeSize };
-  const spawn = (role: Role, port: number): IpcPeer<ChildMessage> => {
-    const config: ChildConfig = { ...base, role, port };
-    const execArgv =
-      options.cpuProfDir === undefined
-        ? []
-        : [
-            '--cpu-prof',
-            `--cpu-prof-dir=${options.cpuProfDir}`,
-            `--cpu-prof-name=${contender}-${role}-${String(Date.now())}.cpuprofile`,
-          ];
-    return new IpcPeer(`${contender} ${role}`, SCRIPT, isChildMessage, {
-      args: ['--child', JSON.stringify(config)],
-      env: childEnv(contender),
-      execArgv,
-    });
+  const base = {
+    contender,
+    direction: workload.direction,
+    totalBytes,
+    writeSize: workload.writeSize,
+    send: workload.send,
+    receive: workload.receive,
+    readBufferBytes: workload.readBufferBytes,
   };
-  const peers: IpcPeer<ChildMessage>[] = [];
-  const killAll = (): void => {
-    for (const peer of peers) peer.kill();
-  };
-  const run = async (): Promise<TransferResult> => {
+  // Generous: a slow contender on a busy machine, not a hang.
+  const limitMs = 30_000 + (60_000 * totalBytes) / (1024 * MiB);
+  return PeerGroup.run(limitMs, `${contender} on ${workload.name}`, async (group) => {
+    const spawn = (role: Role, port: number) =>
+      group.spawn({
+        name: `${contender} ${role}`,
+        script: SCRIPT,
+        config: { ...base, role, port } satisfies ChildConfig,
+        isMessage: isChildMessage,
+        contender,
+        cpuProfDir: options.cpuProfDir,
+      });
     const server = spawn('server', 0);
-    peers.push(server);
     const { port } = await server.expect('listening');
     const client = spawn('client', port);
-    peers.push(client);
     await Promise.all([server.expect('connected'), client.expect('connected')]);
 
     const [sender, receiver] = workload.direction === 'up' ? [client, server] : [server, client];
@@ -473,38 +305,7 @@ async function transfer(
     const [clientRss, serverRss] = await Promise.all([client.expect('rss'), server.expect('rss')]);
     await Promise.all([client.exited, server.exited]);
     return { seconds, clientRss: clientRss.maxRssBytes, serverRss: serverRss.maxRssBytes };
-  };
-  // Generous: a slow contender on a busy machine, not a hang.
-  const limitMs = 30_000 + (60_000 * totalBytes) / (1024 * MiB);
-  try {
-    return await withTimeout(run(), limitMs, `${contender} on ${workload.name}`, killAll);
-  } finally {
-    killAll();
-  }
-}
-
-function positiveInteger(
-  text: string | undefined,
-  name: string,
-  fallback: number,
-  allowZero = false,
-): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
-    throw new RangeError(`${name} takes a ${allowZero ? 'non-negative' : 'positive'} integer, not ${text}`);
-  }
-  return value;
-}
-
-function parseContenders(text: string | undefined): ContenderId[] {
-  if (text === undefined) return [...CONTENDER_IDS];
-  const ids = text.split(',').map((id) => id.trim());
-  const unknown = ids.filter((id) => !isContenderId(id));
-  if (unknown.length > 0) {
-    throw new RangeError(`unknown contender ${unknown.join(', ')}; there are ${CONTENDER_IDS.join(', ')}`);
-  }
-  return ids.filter(isContenderId);
+  });
 }
 
 function sizeLabel(mebibytes: number): string {
@@ -515,45 +316,130 @@ function rssRow(workload: Workload, role: Role): string {
   return `${workload.name}: peak RSS, ${role}`;
 }
 
+/** The README-path rows first, then the fast paths the table has always had. */
+function allWorkloads(size: string, totalBytes: number): Workload[] {
+  const arrow = (direction: Direction): string =>
+    direction === 'up' ? 'client → server' : 'server → client';
+  const writes = (writeSize: number): string =>
+    writeSize === MiB ? '1 MiB' : `${String(writeSize / KiB)} KiB`;
+  // ws (JS) is left out of the README rows: they are about ours against ws as most run it, and TCP.
+  const readmeContenders: readonly ContenderId[] = ['ours', 'ws-native', 'tcp'];
+  const readme: Workload[] = [];
+  for (const writeSize of [64 * KiB, MiB]) {
+    for (const direction of ['up', 'down'] as const) {
+      readme.push({
+        name: `README paths: ${size} in ${writes(writeSize)} writes, ${arrow(direction)}, pipeline → for await`,
+        group: 'readme-paths',
+        direction,
+        writeSize,
+        send: 'stream',
+        receive: 'iterate',
+        readBufferBytes: 0,
+        contenders: readmeContenders,
+      });
+    }
+  }
+  for (const readBufferBytes of [64 * KiB, MiB]) {
+    for (const direction of ['up', 'down'] as const) {
+      readme.push({
+        name: `README paths: ${size} in 1 MiB writes, ${arrow(direction)}, pipeline → readAsync, ${writes(readBufferBytes)} buffer`,
+        group: 'readme-paths',
+        direction,
+        writeSize: MiB,
+        send: 'stream',
+        receive: 'read-async',
+        readBufferBytes,
+        contenders: readmeContenders,
+      });
+    }
+  }
+  const fast = (name: string, direction: Direction, writeSize: number): Workload => ({
+    name,
+    group: 'fast-paths',
+    direction,
+    writeSize,
+    send: 'each',
+    receive: 'events',
+    readBufferBytes: 0,
+  });
+  return [
+    ...readme,
+    fast(`${size} in 1 MiB writes, client → server`, 'up', MiB),
+    fast(`${size} in 1 MiB writes, server → client`, 'down', MiB),
+    fast(`${size} in 64 KiB writes, client → server`, 'up', 64 * KiB),
+    fast(`${size} in 64 KiB writes, server → client`, 'down', 64 * KiB),
+    fast(`one ${size} message, client → server`, 'up', totalBytes),
+  ];
+}
+
+function notes(size: string, elapsed: number): string[] {
+  return [
+    'MB/s = 10^6 payload bytes/s, timed by the parent from the "go" it sends the sender until the ' +
+      'receiver reports the last byte (two IPC hops, well under 1 ms). Each transfer runs in a fresh ' +
+      'server process and a fresh client process; the parent only orchestrates.',
+    'README paths (group readme-paths): the sender streams a Readable (object mode, one chunk ahead, ' +
+      'as Readable.from(generator)) that yields one random chunk (crypto.randomFillSync, made ' +
+      'before the clock starts) again and again. Ours: `await pipeline(source, socket.outputStream, { ' +
+      'end: false })`, each chunk one binary message; the receiver reads `for await (const section of ' +
+      'socket.inputStream)` or, in the readAsync rows, `await inputStream.readAsync(buffer, ' +
+      'buffer.length, InputStreamOptions.Partial)` into one reused buffer until a 0-length result. ws ' +
+      `+ bufferutil as its users write it: \`for await (const chunk of source)\`, ws.send(chunk) while ` +
+      `ws.bufferedAmount is below ${String(WS_HIGH_WATER_MARK / MiB)} MiB, else awaiting that send's ` +
+      "callback; the receiver its 'message' event (the same in the readAsync rows: ws has no other way " +
+      'to read). Raw TCP: `await pipeline(source, socket, { end: false })` and `for await (const chunk ' +
+      'of socket)` (also in the readAsync rows). ws (JS) does not run these rows.',
+    'Fast paths (the rows without "README paths"): senders write one random chunk over and over, ' +
+      'awaiting each write: ours `await outputStream.writeAsync(chunk)` (resolves once the socket can ' +
+      'take more), ws `await new Promise((r) => ws.send(chunk, r))` (resolves once the socket has ' +
+      "written the frame), raw TCP socket.write() and 'drain'. Ours reads the server's or client's " +
+      "inputStream ('data' events), ws its 'message' events, raw TCP 'data' events.",
+    'Receivers count bytes (ws: also messages) and check the totals; nothing is hashed (the ' +
+      'huge-message bench hashes).',
+    'Peak RSS = process.resourceUsage().maxRSS of each process (Node itself is about 40–50 MiB of ' +
+      "it; the sender's includes its payload buffer). Lower is better: below 1× in an RSS row means " +
+      'ours used less.',
+    `One message: our client makes one writeAsync(${size} buffer) (one message, sent as masked ` +
+      `frames of 1 MiB); ws sends ws.send(${size} buffer) (one frame, masked into a copy of the ` +
+      `whole); raw TCP one socket.write(${size} buffer). ws runs with maxPayload, maxFragments and ` +
+      'maxBufferedChunks 0 (no limit) on both sides, so its receiver accepts it: it gathers the whole ' +
+      'message before its event, ours streams it.',
+    'ws (JS): WS_NO_BUFFER_UTIL=1 in both processes; each ws process checks which masking it loaded. ' +
+      'No permessage-deflate anywhere.',
+    `Whole run: ${elapsed.toFixed(0)} s.`,
+  ];
+}
+
 async function runParent(options: ParentOptions): Promise<void> {
   const totalBytes = options.sizeMiB * MiB;
   const size = sizeLabel(options.sizeMiB);
-  const allWorkloads: Workload[] = [
-    { name: `${size} in 1 MiB writes, client → server`, direction: 'up', writeSize: MiB },
-    { name: `${size} in 1 MiB writes, server → client`, direction: 'down', writeSize: MiB },
-    { name: `${size} in 64 KiB writes, client → server`, direction: 'up', writeSize: 64 * KiB },
-    { name: `${size} in 64 KiB writes, server → client`, direction: 'down', writeSize: 64 * KiB },
-    { name: `one ${size} message, client → server`, direction: 'up', writeSize: totalBytes },
-  ];
   const only = options.only;
-  const workloads = only === undefined ? allWorkloads : allWorkloads.filter((w) => w.name.includes(only));
+  const workloads = allWorkloads(size, totalBytes).filter(
+    (w) => only === undefined || w.group.includes(only) || w.name.includes(only),
+  );
   if (workloads.length === 0) throw new RangeError(`no workload matches --only ${String(only)}`);
-  const contenders = CONTENDERS.filter((contender) => options.contenders.some((id) => id === contender.id));
+  const runsOn = (workload: Workload, contender: Contender): boolean =>
+    workload.contenders?.some((id) => id === contender.id) ?? true;
+  // Columns only for contenders that run at least one of these workloads.
+  const contenders = options.contenders.filter((contender) =>
+    workloads.some((workload) => runsOn(workload, contender)),
+  );
   const env = environment();
   const started = performance.now();
 
   const throughput: Samples = new Map();
   const rss: Samples = new Map();
-  const record = (samples: Samples, row: string, contender: string, value: number): void => {
-    const key = caseKey(row, contender);
-    samples.set(key, [...(samples.get(key) ?? []), value]);
-  };
-
   // As lib/harness.ts runs its cases: workloads in order, contenders rotated by the round number.
   for (let round = -options.warmup; round < options.rounds; round++) {
     for (const workload of workloads) {
-      const shift = ((round % contenders.length) + contenders.length) % contenders.length;
-      for (let index = 0; index < contenders.length; index++) {
-        const contender = contenders[(index + shift) % contenders.length]!;
+      const runs = contenders.filter((contender) => runsOn(workload, contender));
+      for (const contender of rotated(runs, round)) {
         if (!isContenderId(contender.id)) continue;
         const result = await transfer(workload, contender.id, options, totalBytes);
         const rate = totalBytes / result.seconds;
         if (!options.json) {
-          const which =
-            round < 0 ? `warm-up ${String(round + options.warmup + 1)}` : `round ${String(round + 1)}`;
           process.stderr.write(
-            `${which} · ${workload.name} · ${contender.label}: ${formatNumber(rate / 1e6)} MB/s, ` +
-              `peak RSS client ${formatNumber(result.clientRss / MiB)} MiB, ` +
+            `${roundLabel(round, options.warmup)} · ${workload.name} · ${contender.label}: ` +
+              `${formatNumber(rate / 1e6)} MB/s, peak RSS client ${formatNumber(result.clientRss / MiB)} MiB, ` +
               `server ${formatNumber(result.serverRss / MiB)} MiB\n`,
           );
         }
@@ -588,28 +474,7 @@ async function runParent(options: ParentOptions): Promise<void> {
         MiB,
       ),
     ],
-    notes: [
-      'MB/s = 10^6 payload bytes/s, timed by the parent from the "go" it sends the sender until the ' +
-        'receiver reports the last byte (two IPC hops, well under 1 ms). Each transfer runs in a fresh ' +
-        'server process and a fresh client process; the parent only orchestrates.',
-      'Senders write one random chunk (crypto.randomFillSync, made before the clock starts) over and ' +
-        'over, awaiting each write: ours `await outputStream.writeAsync(chunk)` (resolves once the socket ' +
-        'can take more), ws `await new Promise((r) => ws.send(chunk, r))` (resolves once the socket has ' +
-        "written the frame), raw TCP socket.write() and 'drain'. Receivers count bytes (ws: also " +
-        "messages) and check the totals; nothing is hashed. Ours reads the server's or client's " +
-        "inputStream ('data' events), ws its 'message' events.",
-      'Peak RSS = process.resourceUsage().maxRSS of each process (Node itself is about 40–50 MiB of ' +
-        "it; the sender's includes its payload buffer). Lower is better: below 1× in an RSS row means " +
-        'ours used less.',
-      `One message: our client makes one writeAsync(${size} buffer) (one message, sent as masked ` +
-        `frames of 1 MiB); ws sends ws.send(${size} buffer) (one frame, masked into a copy of the ` +
-        `whole); raw TCP one socket.write(${size} buffer). ws runs with maxPayload, maxFragments and ` +
-        'maxBufferedChunks 0 (no limit) on both sides, so its receiver accepts it: it gathers the whole ' +
-        'message before its event, ours streams it.',
-      'ws (JS): WS_NO_BUFFER_UTIL=1 in both processes; each ws process checks which masking it loaded. ' +
-        'No permessage-deflate anywhere.',
-      `Whole run: ${elapsed.toFixed(0)} s.`,
-    ],
+    notes: notes(size, elapsed),
   };
 
   if (options.json) {
@@ -663,7 +528,7 @@ if (values.child !== undefined) {
     warmup: positiveInteger(values.warmup, '--warmup', 0, true),
     sizeMiB: positiveInteger(values['size-mib'], '--size-mib', 1024),
     only: values.only,
-    contenders: parseContenders(values.contenders),
+    contenders: parseContenders(values.contenders, CONTENDER_IDS),
     cpuProfDir: values['cpu-prof-dir'] === undefined ? undefined : path.resolve(values['cpu-prof-dir']),
   });
 }

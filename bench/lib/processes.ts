@@ -1,7 +1,6 @@
-// What the benchmarks whose contenders run in processes of their own share (messages, huge-message,
-// idle; transfer.ts predates it and keeps its own copy): the contenders and their labels, the child's
-// side of the IPC conversation, spawning children with the right environment, and the bookkeeping of
-// interleaved rounds.
+// What the benchmarks whose contenders run in processes of their own share (transfer, messages,
+// huge-message, idle): the contenders and their labels, the child's side of the IPC conversation,
+// spawning children with the right environment, and the bookkeeping of interleaved rounds.
 
 import { createRequire } from 'node:module';
 import path from 'node:path';
