@@ -96,10 +96,12 @@ export async function receiveAndCheck(
         : ioFailure(error, `cannot write ${options.sinkName ?? 'the output'}`);
     }
     // The input ends cleanly only at the peer's close frame.
-    const closed = peerClose ?? (await socket.whenClosed());
-    checkTransfer(closed, { sha256: meter.sha256, size: meter.bytes }, options.header);
+    checkTransfer(
+      peerClose ?? (await socket.whenClosed()),
+      { sha256: meter.sha256, size: meter.bytes },
+      options.header,
+    );
     await options.keep?.();
-    return closed;
   } catch (error) {
     if (answer !== undefined) {
       const message = error instanceof Error ? error.message : String(error);
@@ -110,6 +112,9 @@ export async function receiveAndCheck(
     socket.off('closeReceived', onCloseReceived);
     answer?.complete();
   }
+  // The answer is on its way: the transfer is done once the closing handshake is.
+  const closed = await socket.whenClosed();
+  return peerClose ?? closed;
 }
 
 /** Throws unless the close was clean and size and digest match. */
