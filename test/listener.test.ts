@@ -341,6 +341,9 @@ void test('requests that are not valid upgrades get complete HTTP errors and are
   const post = await rawRequest(port, upgradeRequest({}, 'POST / HTTP/1.1'));
   assertCompleteAnswer(post, 405, 'POST upgrade');
 
+  const noHost = await rawRequest(port, upgradeRequest({ Host: undefined }));
+  assertCompleteAnswer(noHost, 400, 'no Host (RFC 6455 §4.1)');
+
   const http10 = await rawRequest(port, upgradeRequest({}, 'GET / HTTP/1.0'));
   assertCompleteAnswer(http10, [400, 426, 505], 'HTTP/1.0 upgrade');
 
