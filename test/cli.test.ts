@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 
 import { WebSocketListener, type WebSocketClosedEventArgs } from '../src/index.js';
 import { closeFrame, rawWebSocketServer, serverFrame } from './helpers/raw-server.js';
+import { within } from './helpers/within.js';
 
 // Compiled to build/test/cli.test.js: the repository is two folders up.
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -580,6 +581,31 @@ void describe('sws exit codes', { timeout: 60_000 }, () => {
     const wrong = await sws(['recv', corrupt.url, '-o', '-']);
     assert.equal(wrong.code, 5);
     assert.match(wrong.stderr, /corrupt: sha256 [0-9a-f]{64} differs/);
+  });
+
+  void it('5 when the server sends more than its header announced: recv stops there, leaves nothing behind', async (t) => {
+    // A server that announces 10 bytes, then sends without end until the client goes away.
+    const listener = new WebSocketListener({ supportedProtocols: ['sws.file.v1'] });
+    let serverClosed: (args: WebSocketClosedEventArgs) => void = () => undefined;
+    const closedAtServer = new Promise<WebSocketClosedEventArgs>((resolve) => (serverClosed = resolve));
+    listener.on('connectionReceived', ({ socket }) => {
+      socket.once('closed', serverClosed);
+      void (async () => {
+        await socket.outputStream.writeAsync(Buffer.from('{"name":"ten.bin","size":10}\n'));
+        const chunk = randomBytes(64 * 1024);
+        for (;;) await socket.outputStream.writeAsync(chunk);
+      })().catch(() => undefined);
+    });
+    await listener.bindServiceNameAsync(0, '127.0.0.1');
+    t.after(() => listener.closeAsync());
+    const dir = await mkdtemp(path.join(work, 'overrun-'));
+    const url = `ws://127.0.0.1:${listener.information.localPort!}/ten.bin`;
+    const { code, stderr } = await sws(['recv', url, '-o', path.join(dir, 'ten.bin')]);
+    assert.equal(code, 5, stderr);
+    assert.match(stderr, /^sws: the server sent more than the 10 bytes it announced/);
+    assert.deepEqual(await readdir(dir), [], 'no file, no temporary file');
+    const closed = await within(closedAtServer, 3000, 'the close at the server');
+    assert.equal(closed.code, 4500, 'the receiver closed the connection itself');
   });
 
   void it('6 for an input file that cannot be read', async () => {

@@ -3,7 +3,7 @@
 // receiver takes the bytes until the peer's close frame and then checks code, size and digest.
 
 import { Buffer } from 'node:buffer';
-import type { Readable, Writable } from 'node:stream';
+import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 import {
@@ -65,7 +65,8 @@ export async function sendAndClose(
 
 /**
  * Receives the stream into `sink` until the peer's close frame, then checks that the close was clean and
- * that size and digest match what the sender announced (in its close reason, and in `header`).
+ * that size and digest match what the sender announced (in its close reason, and in `header`). A sender
+ * that goes past the size in `header` is stopped there: what it sends beyond is never written.
  */
 export async function receiveAndCheck(
   socket: ByteSocket,
@@ -74,10 +75,11 @@ export async function receiveAndCheck(
   header?: FileHeader,
   sinkName = 'the output',
 ): Promise<WebSocketClosedEventArgs> {
+  const limit = header === undefined ? [] : [announcedSize(header.size)];
   try {
-    await pipeline(socket.inputStream, meter.tap(), sink);
+    await pipeline([socket.inputStream, ...limit, meter.tap(), sink]);
   } catch (error) {
-    throw error instanceof WebSocketError
+    throw error instanceof WebSocketError || error instanceof CliError
       ? transferFailure(error)
       : ioFailure(error, `cannot write ${sinkName}`);
   }
@@ -91,6 +93,21 @@ export async function receiveAndCheck(
       : undefined);
   if (mismatch !== undefined) throw new CliError(ExitCode.Protocol, `the transfer is corrupt: ${mismatch}`);
   return closed;
+}
+
+/** Passes on the first `size` bytes; a byte more fails the transfer (exit 5) before it is written. */
+function announcedSize(size: number): Transform {
+  let passed = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      if (passed + chunk.length <= size) {
+        passed += chunk.length;
+        callback(null, chunk);
+        return;
+      }
+      callback(new CliError(ExitCode.Protocol, `the server sent more than the ${size} bytes it announced`));
+    },
+  });
 }
 
 /** Reads the one-line JSON header of an sws.file.v1 download; the bytes after it stay in the stream. */
