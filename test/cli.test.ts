@@ -286,6 +286,19 @@ void describe('sws serve, send and recv', { timeout: 60_000 }, () => {
     assert.ok((await lstat(fifo)).isFIFO());
   });
 
+  void it('stores uploads whose names are 234 to 255 bytes long (the temporary name is shortened)', async () => {
+    const names = ['a'.repeat(234), 'b'.repeat(255), `${'é'.repeat(127)}c`]; // the last: 255 UTF-8 bytes
+    for (const name of names) {
+      const data = randomBytes(1000);
+      const sent = await sws(['send', '-', `${url}/upload/${encodeURIComponent(name)}`], { input: data });
+      assert.equal(sent.code, 0, `${Buffer.byteLength(name)} bytes: ${sent.stderr}`);
+      const stored = await server.line((l) => l.event === 'upload' && l.name === name);
+      assert.equal(stored.sha256, sha256(data));
+      assert.equal(sha256(await readFile(path.join(served, name))), sha256(data));
+    }
+    assert.ok(!(await readdir(served)).some((entry) => entry.endsWith('.sws-partial')));
+  });
+
   void it('never uploads through a symbolic link in the served directory (HTTP 409, exit 3)', async () => {
     const outside = path.join(work, 'outside.txt');
     await writeFile(outside, 'untouched');

@@ -2,6 +2,7 @@
 // lives under a hidden temporary name next to its destination and takes the real name only when the
 // transfer is complete, so a truncated transfer never leaves a file that looks whole.
 
+import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { lstat, open, readlink, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -82,10 +83,7 @@ export async function openUpload(file: string): Promise<LocalOutput> {
 
 /** A hidden temporary file next to `target` that replaces it on commit(). */
 async function openReplacing(target: string, file: string): Promise<LocalOutput> {
-  const partial = path.join(
-    path.dirname(target),
-    `.${path.basename(target)}.${randomBytes(4).toString('hex')}.sws-partial`,
-  );
+  const partial = path.join(path.dirname(target), partialName(path.basename(target)));
   let handle: FileHandle;
   try {
     handle = await open(partial, 'wx');
@@ -108,6 +106,25 @@ async function openReplacing(target: string, file: string): Promise<LocalOutput>
       await rm(partial, { force: true });
     },
   };
+}
+
+/** The longest file name (in bytes) that common file systems take (NAME_MAX). */
+const MAX_NAME_BYTES = 255;
+
+/**
+ * `.NAME.<random>.sws-partial`, with NAME cut short (at a character boundary) where the whole would pass
+ * MAX_NAME_BYTES: a name that fits the file system always has a temporary name that fits too.
+ */
+function partialName(name: string): string {
+  const suffix = `.${randomBytes(4).toString('hex')}.sws-partial`;
+  let room = MAX_NAME_BYTES - 1 - suffix.length;
+  let kept = '';
+  for (const character of name) {
+    room -= Buffer.byteLength(character);
+    if (room < 0) break;
+    kept += character;
+  }
+  return `.${kept}${suffix}`;
 }
 
 /** A device or FIFO: written as it is; there is nothing to rename or remove. */
