@@ -312,6 +312,25 @@ void describe('sws serve, send and recv', { timeout: 60_000 }, () => {
     assert.ok((await lstat(path.join(served, 'link.txt'))).isSymbolicLink());
   });
 
+  void it('never downloads through a symbolic link that leads out of the served directory (HTTP 403, exit 3)', async () => {
+    await writeFile(path.join(work, 'secret.txt'), 'outside the served directory');
+    await symlink(path.join(work, 'secret.txt'), path.join(served, 'escape.txt'));
+    await symlink(path.join('..', 'secret.txt'), path.join(served, 'relative-escape.txt'));
+    for (const name of ['escape.txt', 'relative-escape.txt']) {
+      const out = path.join(work, `got-${name}`);
+      const { code, stderr } = await sws(['recv', `${url}/files/${name}`, '-o', out]);
+      assert.equal(code, 3, `${name}: ${stderr}`);
+      assert.match(stderr, /\(Forbidden, HTTP 403\)/);
+      assert.ok(!existsSync(out));
+    }
+    // A link that stays inside is served.
+    await writeFile(path.join(served, 'inside.txt'), 'inside\n');
+    await symlink('inside.txt', path.join(served, 'alias.txt'));
+    const alias = await sws(['recv', `${url}/files/alias.txt`, '-o', '-']);
+    assert.equal(alias.code, 0, alias.stderr);
+    assert.equal(alias.stdout.toString(), 'inside\n');
+  });
+
   void it('refuses names that are not plain file names, and missing files, with an HTTP status (exit 3)', async () => {
     for (const name of ['..%2Fserved%2Frandom.bin', '.hidden', '%2e%2e', 'a%5Cb']) {
       const { code, stderr } = await sws(['recv', `${url}/files/${name}`, '-o', '-']);

@@ -37,6 +37,41 @@ export async function openInput(file: string): Promise<LocalInput> {
   }
 }
 
+export interface ServedFile {
+  handle: FileHandle;
+  size: number;
+}
+
+/**
+ * Opens a regular file in the served directory `root` (a real path) for a download. Symbolic links are
+ * followed only while they stay inside `root`: a link that leads out of it is refused (EACCES), as is a
+ * file swapped for another one while this is checked.
+ */
+export async function openServed(file: string, root: string): Promise<ServedFile> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(file, 'r');
+    const opened = await handle.stat();
+    if (!opened.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
+    const real = await realpath(file);
+    const inside = path.relative(root, real);
+    const named = await stat(real);
+    if (
+      inside === '..' ||
+      inside.startsWith(`..${path.sep}`) ||
+      path.isAbsolute(inside) ||
+      named.dev !== opened.dev ||
+      named.ino !== opened.ino
+    ) {
+      throw Object.assign(new Error('a symbolic link out of the served directory'), { code: 'EACCES' });
+    }
+    return { handle, size: opened.size };
+  } catch (error) {
+    await handle?.close();
+    throw ioFailure(error, `cannot read ${file}`);
+  }
+}
+
 export interface LocalOutput {
   stream: Writable;
   /** Gives the file its real name (after a complete transfer). */
