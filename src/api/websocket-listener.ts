@@ -181,6 +181,7 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
     }
     const authenticate = this.authenticate;
     this.authenticating.add(socket);
+    socket.once('close', () => this.authenticating.delete(socket));
     // In a promise's executor, a hook that throws synchronously is a rejection like an async one.
     new Promise<boolean>((resolve) => {
       resolve(authenticate(request));
