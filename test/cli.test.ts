@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 
 import { WebSocketListener, type WebSocketClosedEventArgs } from '../src/index.js';
 import { closeFrame, rawWebSocketServer, serverFrame } from './helpers/raw-server.js';
+import { within } from './helpers/within.js';
 
 // Compiled to build/test/cli.test.js: the repository is two folders up.
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -285,6 +286,19 @@ void describe('sws serve, send and recv', { timeout: 60_000 }, () => {
     assert.ok((await lstat(fifo)).isFIFO());
   });
 
+  void it('stores uploads whose names are 234 to 255 bytes long (the temporary name is shortened)', async () => {
+    const names = ['a'.repeat(234), 'b'.repeat(255), `${'é'.repeat(127)}c`]; // the last: 255 UTF-8 bytes
+    for (const name of names) {
+      const data = randomBytes(1000);
+      const sent = await sws(['send', '-', `${url}/upload/${encodeURIComponent(name)}`], { input: data });
+      assert.equal(sent.code, 0, `${Buffer.byteLength(name)} bytes: ${sent.stderr}`);
+      const stored = await server.line((l) => l.event === 'upload' && l.name === name);
+      assert.equal(stored.sha256, sha256(data));
+      assert.equal(sha256(await readFile(path.join(served, name))), sha256(data));
+    }
+    assert.ok(!(await readdir(served)).some((entry) => entry.endsWith('.sws-partial')));
+  });
+
   void it('never uploads through a symbolic link in the served directory (HTTP 409, exit 3)', async () => {
     const outside = path.join(work, 'outside.txt');
     await writeFile(outside, 'untouched');
@@ -296,6 +310,25 @@ void describe('sws serve, send and recv', { timeout: 60_000 }, () => {
     assert.match(stderr, /\(Conflict, HTTP 409\)/);
     assert.equal(await readFile(outside, 'utf8'), 'untouched');
     assert.ok((await lstat(path.join(served, 'link.txt'))).isSymbolicLink());
+  });
+
+  void it('never downloads through a symbolic link that leads out of the served directory (HTTP 403, exit 3)', async () => {
+    await writeFile(path.join(work, 'secret.txt'), 'outside the served directory');
+    await symlink(path.join(work, 'secret.txt'), path.join(served, 'escape.txt'));
+    await symlink(path.join('..', 'secret.txt'), path.join(served, 'relative-escape.txt'));
+    for (const name of ['escape.txt', 'relative-escape.txt']) {
+      const out = path.join(work, `got-${name}`);
+      const { code, stderr } = await sws(['recv', `${url}/files/${name}`, '-o', out]);
+      assert.equal(code, 3, `${name}: ${stderr}`);
+      assert.match(stderr, /\(Forbidden, HTTP 403\)/);
+      assert.ok(!existsSync(out));
+    }
+    // A link that stays inside is served.
+    await writeFile(path.join(served, 'inside.txt'), 'inside\n');
+    await symlink('inside.txt', path.join(served, 'alias.txt'));
+    const alias = await sws(['recv', `${url}/files/alias.txt`, '-o', '-']);
+    assert.equal(alias.code, 0, alias.stderr);
+    assert.equal(alias.stdout.toString(), 'inside\n');
   });
 
   void it('refuses names that are not plain file names, and missing files, with an HTTP status (exit 3)', async () => {
@@ -580,6 +613,31 @@ void describe('sws exit codes', { timeout: 60_000 }, () => {
     const wrong = await sws(['recv', corrupt.url, '-o', '-']);
     assert.equal(wrong.code, 5);
     assert.match(wrong.stderr, /corrupt: sha256 [0-9a-f]{64} differs/);
+  });
+
+  void it('5 when the server sends more than its header announced: recv stops there, leaves nothing behind', async (t) => {
+    // A server that announces 10 bytes, then sends without end until the client goes away.
+    const listener = new WebSocketListener({ supportedProtocols: ['sws.file.v1'] });
+    let serverClosed: (args: WebSocketClosedEventArgs) => void = () => undefined;
+    const closedAtServer = new Promise<WebSocketClosedEventArgs>((resolve) => (serverClosed = resolve));
+    listener.on('connectionReceived', ({ socket }) => {
+      socket.once('closed', serverClosed);
+      void (async () => {
+        await socket.outputStream.writeAsync(Buffer.from('{"name":"ten.bin","size":10}\n'));
+        const chunk = randomBytes(64 * 1024);
+        for (;;) await socket.outputStream.writeAsync(chunk);
+      })().catch(() => undefined);
+    });
+    await listener.bindServiceNameAsync(0, '127.0.0.1');
+    t.after(() => listener.closeAsync());
+    const dir = await mkdtemp(path.join(work, 'overrun-'));
+    const url = `ws://127.0.0.1:${listener.information.localPort!}/ten.bin`;
+    const { code, stderr } = await sws(['recv', url, '-o', path.join(dir, 'ten.bin')]);
+    assert.equal(code, 5, stderr);
+    assert.match(stderr, /^sws: the server sent more than the 10 bytes it announced/);
+    assert.deepEqual(await readdir(dir), [], 'no file, no temporary file');
+    const closed = await within(closedAtServer, 3000, 'the close at the server');
+    assert.equal(closed.code, 4500, 'the receiver closed the connection itself');
   });
 
   void it('6 for an input file that cannot be read', async () => {

@@ -341,6 +341,9 @@ void test('requests that are not valid upgrades get complete HTTP errors and are
   const post = await rawRequest(port, upgradeRequest({}, 'POST / HTTP/1.1'));
   assertCompleteAnswer(post, 405, 'POST upgrade');
 
+  const noHost = await rawRequest(port, upgradeRequest({ Host: undefined }));
+  assertCompleteAnswer(noHost, 400, 'no Host (RFC 6455 §4.1)');
+
   const http10 = await rawRequest(port, upgradeRequest({}, 'GET / HTTP/1.0'));
   assertCompleteAnswer(http10, [400, 426, 505], 'HTTP/1.0 upgrade');
 
@@ -634,6 +637,22 @@ void test("a listener with no 'connectionReceived' handler answers 503", async (
   assertCompleteAnswer(raw, 503, 'raw upgrade, no handler');
 });
 
+void test('an authenticate hook that throws, synchronously or not, answers 500 and the listener serves on', async (t) => {
+  const { port, url, received } = await bound(t, {
+    authenticate: (request) => {
+      if (request.url === '/sync') throw new Error('no Authorization header');
+      if (request.url === '/async') return Promise.reject(new Error('the user database is down'));
+      return true;
+    },
+  });
+  for (const path of ['/sync', '/async']) {
+    const response = await rawRequest(port, upgradeRequest({}, `GET ${path} HTTP/1.1`));
+    assertCompleteAnswer(response, 500, `a hook that throws at ${path}`);
+  }
+  await connected(t, `${url}/fine`);
+  assert.equal(received.length, 1, 'only the request the hook allowed is a connection');
+});
+
 void test('connectionReceived gives the HTTP request and a ServerStreamWebSocket with both streams', async (t) => {
   const { listener, url } = await bound(t);
   const serverSide = nextConnection(listener);
@@ -702,6 +721,43 @@ void test('after closeAsync() an attached listener or handleUpgrade answers no m
     },
     (error: unknown) => error instanceof WebSocketError && error.hresult === 0x8000000e,
   );
+});
+
+void test('closeAsync() while authenticate is pending: 503 written before closeAsync resolves, never connectionReceived', async (t) => {
+  for (const binding of ['attach', 'bindServiceNameAsync'] as const) {
+    let allow: (allowed: boolean) => void = () => undefined;
+    const verdict = new Promise<boolean>((resolve) => {
+      allow = resolve;
+    });
+    let entered: (socket: net.Socket) => void = () => undefined;
+    const inHook = new Promise<net.Socket>((resolve) => {
+      entered = resolve;
+    });
+    const listener = new WebSocketListener({
+      authenticate: (request) => {
+        entered(request.socket);
+        return verdict;
+      },
+    });
+    const received: ConnectionReceivedEventArgs[] = [];
+    listener.on('connectionReceived', (args) => received.push(args));
+    let port: number;
+    if (binding === 'attach') {
+      const app = await appServer(t);
+      listener.attach(app.server, '/');
+      port = app.port;
+    } else {
+      await listener.bindServiceNameAsync(0, '127.0.0.1');
+      port = listener.information.localPort ?? 0;
+    }
+    const answer = rawRequest(port, upgradeRequest());
+    const serverSocket = await within(inHook, 3000, `${binding}: the authenticate hook`);
+    await within(listener.closeAsync(), 3000, `${binding}: closeAsync`);
+    assert.ok(serverSocket.writableFinished, `${binding}: closeAsync resolved once the answer was written`);
+    allow(true);
+    assertCompleteAnswer(await answer, 503, `${binding}: an upgrade still in authenticate at closeAsync`);
+    assert.equal(received.length, 0, `${binding}: no connectionReceived after closeAsync began`);
+  }
 });
 
 void test('closeAsync() with no connections and an idle raw TCP client resolves promptly', async (t) => {

@@ -1,5 +1,6 @@
 // StreamWebSocketControl and the settings every client socket shares (WinRT IWebSocketControl and kin):
-// settable before connectAsync, an error after (E_ILLEGAL_METHOD_CALL) unless WinRT says otherwise.
+// settable before connectAsync, an error after (E_ILLEGAL_METHOD_CALL) unless WinRT says otherwise —
+// the lists included: a change to them after connectAsync is refused the same way.
 
 import type { Buffer } from 'node:buffer';
 
@@ -17,16 +18,18 @@ export const DEFAULT_KEEP_ALIVE_TIMEOUT = 30_000;
 /** The settings shared by StreamWebSocketControl and MessageWebSocketControl. */
 export class WebSocketControl {
   /** Subprotocols offered in Sec-WebSocket-Protocol, in order of preference. Read at connect. */
-  readonly supportedProtocols: string[] = [];
+  readonly supportedProtocols: string[] = this.settingList('supportedProtocols');
 
   /**
    * wss: certificate errors to accept: Untrusted, Expired, InvalidName, IncompleteChain (others cannot
    * be ignored). Empty by default: every error fails the connect. Read at connect.
    */
-  readonly ignorableServerCertificateErrors: ChainValidationResult[] = [];
+  readonly ignorableServerCertificateErrors: ChainValidationResult[] = this.settingList(
+    'ignorableServerCertificateErrors',
+  );
 
   /** Trust anchors in PEM beyond the system's (a Node addition, like tls.connect's `ca`). Read at connect. */
-  readonly ca: (string | Buffer)[] = [];
+  readonly ca: (string | Buffer)[] = this.settingList('ca');
 
   private connected = false;
   private outboundBufferSize = DEFAULT_OUTBOUND_BUFFER_SIZE;
@@ -178,6 +181,24 @@ export class WebSocketControl {
 
   protected assertConfigurable(name: string): void {
     if (this.connected) throw illegalMethodCall(`control.${name} can only be set before connectAsync`);
+  }
+
+  /** A list setting: a plain array until connectAsync, then every change (push, splice…) is refused. */
+  private settingList<T>(name: string): T[] {
+    return new Proxy<T[]>([], {
+      set: (list, property, value) => {
+        this.assertConfigurable(name);
+        return Reflect.set(list, property, value);
+      },
+      defineProperty: (list, property, descriptor) => {
+        this.assertConfigurable(name);
+        return Reflect.defineProperty(list, property, descriptor);
+      },
+      deleteProperty: (list, property) => {
+        this.assertConfigurable(name);
+        return Reflect.deleteProperty(list, property);
+      },
+    });
   }
 }
 

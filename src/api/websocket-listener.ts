@@ -9,7 +9,7 @@ import { EventEmitter, once } from 'node:events';
 import type http from 'node:http';
 import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { finished, type Duplex } from 'node:stream';
 
 import { illegalMethodCall, invalidArgument, toWebSocketError } from '../errors.js';
 import { CloseCode } from '../protocol/close.js';
@@ -24,6 +24,8 @@ import {
 import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT } from './control.js';
 import { ServerMessageWebSocket } from './server-message-websocket.js';
 import { ServerStreamWebSocket } from './server-stream-websocket.js';
+
+const SHUTTING_DOWN = 'the server is shutting down';
 
 export type ListenerMode = 'stream' | 'message';
 
@@ -103,6 +105,8 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
   private localPort: number | null = null;
   private readonly detachers: (() => void)[] = [];
   private readonly open = new Set<ServerStreamWebSocket | ServerMessageWebSocket>();
+  /** Upgrade requests whose authenticate hook has not answered yet. */
+  private readonly authenticating = new Set<Duplex>();
   private closing = false;
 
   constructor(options: WebSocketListenerOptions<Mode> = {}) {
@@ -167,7 +171,7 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
   handleUpgrade(request: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', ignore);
     if (this.closing) {
-      rejectUpgrade(socket, 503, 'the server is shutting down');
+      rejectUpgrade(socket, 503, SHUTTING_DOWN);
       return;
     }
     if (this.listenerCount('connectionReceived') === 0) {
@@ -178,14 +182,21 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
       this.accept(request, socket, head);
       return;
     }
-    Promise.resolve(this.authenticate(request)).then(
+    const authenticate = this.authenticate;
+    this.authenticating.add(socket);
+    socket.once('close', () => this.authenticating.delete(socket));
+    // In a promise's executor, a hook that throws synchronously is a rejection like an async one.
+    new Promise<boolean>((resolve) => {
+      resolve(authenticate(request));
+    }).then(
       (allowed) => {
-        if (!socket.writable) return;
+        // Not pending any more: closeAsync answered 503 meanwhile.
+        if (!this.authenticating.delete(socket) || !socket.writable) return;
         if (allowed) this.accept(request, socket, head);
         else rejectUpgrade(socket, 401, 'authentication required', { 'WWW-Authenticate': this.challenge });
       },
       () => {
-        rejectUpgrade(socket, 500, 'the authentication check failed');
+        if (this.authenticating.delete(socket)) rejectUpgrade(socket, 500, 'the authentication check failed');
       },
     );
   }
@@ -212,11 +223,14 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
   }
 
   /**
-   * Stops accepting, closes every open connection with 1001 (going away) and waits for their closing
-   * handshakes (each bounded by the close timeout).
+   * Stops accepting, answers 503 to upgrades still waiting for the authenticate hook, closes every open
+   * connection with 1001 (going away) and waits for those answers and the closing handshakes (each
+   * bounded by the close timeout).
    */
   async closeAsync(): Promise<void> {
     this.closing = true;
+    const refused = [...this.authenticating].map(refuseShuttingDown);
+    this.authenticating.clear();
     for (const detach of this.detachers.splice(0)) detach();
     const server = this.server;
     const stopped =
@@ -229,10 +243,20 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
           });
     const closing = [...this.open].map((socket) => socket.whenClosed());
     for (const socket of this.open) socket.goAway(CloseCode.GoingAway, 'server shutting down');
-    await Promise.all(closing);
+    await Promise.all([...refused, ...closing]);
     if (server !== undefined) dropConnections(server);
     await stopped;
   }
+}
+
+/** Answers 503 to a pending upgrade; resolves once the answer is written (or the socket is gone). */
+function refuseShuttingDown(socket: Duplex): Promise<void> {
+  rejectUpgrade(socket, 503, SHUTTING_DOWN);
+  return new Promise((resolve) => {
+    finished(socket, { readable: false }, () => {
+      resolve();
+    });
+  });
 }
 
 function ignore(): void {

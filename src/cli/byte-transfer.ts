@@ -4,7 +4,7 @@
 // and only then answers that close: 1000, or 4500 when it did not take the file.
 
 import { Buffer } from 'node:buffer';
-import type { Readable, Writable } from 'node:stream';
+import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 import {
@@ -71,8 +71,9 @@ export async function sendAndClose(
 /**
  * Receives the stream into `sink` until the peer's close frame, then checks that the close was clean and
  * that size and digest match what the sender announced (in its close reason, and in `header`), and runs
- * `keep` (storing the file). The answer to the peer's close waits for all that: 1000 when the transfer
- * was taken, else 4500 with the reason, so the sender learns whether its file was stored.
+ * `keep` (storing the file). A sender that goes past the size in `header` is stopped there: what it
+ * sends beyond is never written. The answer to the peer's close waits for all that: 1000 when the
+ * transfer was taken, else 4500 with the reason, so the sender learns whether its file was stored.
  */
 export async function receiveAndCheck(
   socket: ByteSocket,
@@ -89,9 +90,10 @@ export async function receiveAndCheck(
   socket.once('closeReceived', onCloseReceived);
   try {
     try {
-      await pipeline(socket.inputStream, meter.tap(), sink);
+      const limit = options.header === undefined ? [] : [announcedSize(options.header.size)];
+      await pipeline([socket.inputStream, ...limit, meter.tap(), sink]);
     } catch (error) {
-      throw error instanceof WebSocketError
+      throw error instanceof WebSocketError || error instanceof CliError
         ? transferFailure(error)
         : ioFailure(error, `cannot write ${options.sinkName ?? 'the output'}`);
     }
@@ -130,6 +132,21 @@ function checkTransfer(
       ? `${received.size} bytes arrived but the file has ${header.size}`
       : undefined);
   if (mismatch !== undefined) throw new CliError(ExitCode.Protocol, `the transfer is corrupt: ${mismatch}`);
+}
+
+/** Passes on the first `size` bytes; a byte more fails the transfer (exit 5) before it is written. */
+function announcedSize(size: number): Transform {
+  let passed = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      if (passed + chunk.length <= size) {
+        passed += chunk.length;
+        callback(null, chunk);
+        return;
+      }
+      callback(new CliError(ExitCode.Protocol, `the server sent more than the ${size} bytes it announced`));
+    },
+  });
 }
 
 /** Reads the one-line JSON header of an sws.file.v1 download; the bytes after it stay in the stream. */

@@ -2,6 +2,7 @@
 // lives under a hidden temporary name next to its destination and takes the real name only when the
 // transfer is complete, so a truncated transfer never leaves a file that looks whole.
 
+import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { lstat, open, readlink, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -30,6 +31,41 @@ export async function openInput(file: string): Promise<LocalInput> {
     if (stats.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
     const stream = handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES });
     return { stream, size: stats.isFile() ? stats.size : undefined, name: path.basename(file) };
+  } catch (error) {
+    await handle?.close();
+    throw ioFailure(error, `cannot read ${file}`);
+  }
+}
+
+export interface ServedFile {
+  handle: FileHandle;
+  size: number;
+}
+
+/**
+ * Opens a regular file in the served directory `root` (a real path) for a download. Symbolic links are
+ * followed only while they stay inside `root`: a link that leads out of it is refused (EACCES), as is a
+ * file swapped for another one while this is checked.
+ */
+export async function openServed(file: string, root: string): Promise<ServedFile> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(file, 'r');
+    const opened = await handle.stat();
+    if (!opened.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
+    const real = await realpath(file);
+    const inside = path.relative(root, real);
+    const named = await stat(real);
+    if (
+      inside === '..' ||
+      inside.startsWith(`..${path.sep}`) ||
+      path.isAbsolute(inside) ||
+      named.dev !== opened.dev ||
+      named.ino !== opened.ino
+    ) {
+      throw Object.assign(new Error('a symbolic link out of the served directory'), { code: 'EACCES' });
+    }
+    return { handle, size: opened.size };
   } catch (error) {
     await handle?.close();
     throw ioFailure(error, `cannot read ${file}`);
@@ -82,10 +118,7 @@ export async function openUpload(file: string): Promise<LocalOutput> {
 
 /** A hidden temporary file next to `target` that replaces it on commit(). */
 async function openReplacing(target: string, file: string): Promise<LocalOutput> {
-  const partial = path.join(
-    path.dirname(target),
-    `.${path.basename(target)}.${randomBytes(4).toString('hex')}.sws-partial`,
-  );
+  const partial = path.join(path.dirname(target), partialName(path.basename(target)));
   let handle: FileHandle;
   try {
     handle = await open(partial, 'wx');
@@ -108,6 +141,25 @@ async function openReplacing(target: string, file: string): Promise<LocalOutput>
       await rm(partial, { force: true });
     },
   };
+}
+
+/** The longest file name (in bytes) that common file systems take (NAME_MAX). */
+const MAX_NAME_BYTES = 255;
+
+/**
+ * `.NAME.<random>.sws-partial`, with NAME cut short (at a character boundary) where the whole would pass
+ * MAX_NAME_BYTES: a name that fits the file system always has a temporary name that fits too.
+ */
+function partialName(name: string): string {
+  const suffix = `.${randomBytes(4).toString('hex')}.sws-partial`;
+  let room = MAX_NAME_BYTES - 1 - suffix.length;
+  let kept = '';
+  for (const character of name) {
+    room -= Buffer.byteLength(character);
+    if (room < 0) break;
+    kept += character;
+  }
+  return `.${kept}${suffix}`;
 }
 
 /** A device or FIFO: written as it is; there is nothing to rename or remove. */

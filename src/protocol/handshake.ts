@@ -161,6 +161,7 @@ export function validateClientRequest(request: UpgradeRequest): ClientRequestChe
   if (request.method !== 'GET') return fail(405, 'the opening handshake must be a GET request');
   const [major = 0, minor = 0] = request.httpVersion.split('.').map(Number);
   if (major < 1 || (major === 1 && minor < 1)) return fail(400, 'the opening handshake needs HTTP/1.1');
+  if ((single(request.headers.host) ?? '').trim() === '') return fail(400, "missing 'Host'");
   if (!hasToken(request.headers.upgrade, 'websocket')) return fail(426, "missing 'Upgrade: websocket'");
   if (!hasToken(request.headers.connection, 'upgrade')) return fail(400, "missing 'Connection: Upgrade'");
   if (single(request.headers['sec-websocket-version']) !== '13') {

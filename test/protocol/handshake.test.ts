@@ -313,6 +313,11 @@ void describe('validateClientRequest', () => {
     assert.equal(validateClientRequest(withHeaders({ connection: 'keep-alive, upgrade' })).ok, true);
   });
 
+  void it('refuses a request without a Host, or with an empty one (400, RFC 6455 §4.1)', () => {
+    fails(withHeaders({ host: undefined }), 400, /Host/);
+    fails(withHeaders({ host: ' ' }), 400, /Host/);
+  });
+
   void it('answers a version other than 13 with 426', () => {
     for (const version of [undefined, '8', '12', '14', '13, 8', ' ']) {
       fails(withHeaders({ 'sec-websocket-version': version }), 426, /version 13/);

@@ -3,7 +3,7 @@
 // client streams in, under a temporary name until the client's clean close confirms it is complete.
 // One line per transfer on stdout (JSON lines with --json), with bytes and sha256.
 
-import { stat, open, type FileHandle } from 'node:fs/promises';
+import { realpath, stat, type FileHandle } from 'node:fs/promises';
 import type http from 'node:http';
 import path from 'node:path';
 
@@ -21,7 +21,7 @@ import {
 } from '../file-protocol.js';
 import { formatRate } from '../format.js';
 import { onInterrupt } from '../interrupt.js';
-import { openUpload, READ_CHUNK_BYTES, type LocalOutput } from '../local-files.js';
+import { openServed, openUpload, READ_CHUNK_BYTES, type LocalOutput } from '../local-files.js';
 import { Meter } from '../meter.js';
 import { Output } from '../output.js';
 import { closeFront, createFront, listen, readTls, refuse } from '../upgrade-server.js';
@@ -43,7 +43,7 @@ Serves the files of directory D over WebSocket and stores uploads into it:
   ws://H:P/upload/NAME   upload to NAME (sws send); replaces NAME once the upload is complete
                          (never through a symbolic link: an upload replaces only regular files)
 NAME must be a plain file name (no '/', no leading '.'); anything else is refused with HTTP 400,
-a missing file with HTTP 404. Prints one line per transfer with its size and sha256.
+a missing file with HTTP 404, a symbolic link that leads out of D (or an unreadable file) with 403. Prints one line per transfer with its size and sha256.
 
 Protocol: the file's bytes as binary messages, then a close with code 1000 and the reason
 "sha256=<hex> size=<n>"; the receiver checks both. A client that offers the subprotocol sws.file.v1
@@ -78,8 +78,11 @@ export const serve: Command = {
     const dir = path.resolve(values.dir);
     const auth = values.auth === undefined ? undefined : parseCredential(values.auth, '--auth');
     const tls = await readTls(values['tls-cert'], values['tls-key']);
+    // The directory's real path: downloads through symbolic links must stay under it.
+    let root: string;
     try {
-      if (!(await stat(dir)).isDirectory())
+      root = await realpath(dir);
+      if (!(await stat(root)).isDirectory())
         throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
     } catch (error) {
       throw ioFailure(error, `cannot serve ${dir}`);
@@ -112,7 +115,7 @@ export const serve: Command = {
           refuse(socket, target.status, target.message);
           return;
         }
-        prepare(target.kind, target.name, dir).then(
+        prepare(target.kind, target.name, root).then(
           (job) => {
             if ('status' in job) {
               refuse(socket, job.status, job.message);
@@ -172,9 +175,9 @@ function parseTarget(
 async function prepare(
   kind: 'download' | 'upload',
   name: string,
-  dir: string,
+  root: string,
 ): Promise<Job | { status: number; message: string }> {
-  const file = path.join(dir, name);
+  const file = path.join(root, name);
   if (kind === 'upload') {
     try {
       return { kind, name, output: await openUpload(file) };
@@ -185,15 +188,14 @@ async function prepare(
         : { status: 500, message: `cannot store ${name}` };
     }
   }
-  let handle: FileHandle | undefined;
   try {
-    handle = await open(file, 'r');
-    const stats = await handle.stat();
-    if (!stats.isFile()) throw new Error('not a file');
-    return { kind, name, file: handle, size: stats.size };
-  } catch {
-    await handle?.close();
-    return { status: 404, message: `no file ${name}` };
+    const served = await openServed(file, root);
+    return { kind, name, file: served.handle, size: served.size };
+  } catch (error) {
+    const code = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+    return code === 'EACCES' || code === 'EPERM'
+      ? { status: 403, message: `${name} may not be downloaded` }
+      : { status: 404, message: `no file ${name}` };
   }
 }
 
