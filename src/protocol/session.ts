@@ -55,6 +55,8 @@ export class WebSocketSession<Taken = void> implements FrameParserHandler {
   private violation: ProtocolError | undefined;
   private outgoing: FragmentSequence | undefined;
   private peerEnded = false;
+  /** fail() was called: by a violation of the peer, or by the driver for a limit of its own. */
+  private failed = false;
 
   constructor(
     options: SessionOptions,
@@ -105,7 +107,7 @@ export class WebSocketSession<Taken = void> implements FrameParserHandler {
    */
   get shouldEndTransport(): boolean {
     if (this.sent === undefined) return false;
-    if (this.violation !== undefined) return true;
+    if (this.failed || this.violation !== undefined) return true;
     if (this.received === undefined) return false;
     return this.role === 'server' || this.peerEnded;
   }
@@ -197,6 +199,8 @@ export class WebSocketSession<Taken = void> implements FrameParserHandler {
 
   /** Fails the connection (§7.1.7): our close frame carries the code and a reason cut to fit. */
   fail(code: number, reason: string): void {
+    // The parser stops, so the peer's close frame will never be read: the transport must not wait for it.
+    this.failed = true;
     this.parser.stop();
     this.close(code, truncateReason(reason));
   }

@@ -64,6 +64,11 @@ void describe('closeArgumentProblem', () => {
     assert.match(closeArgumentProblem(1000, 'a'.repeat(124)) ?? '', /124 UTF-8 bytes/);
   });
 
+  void it('refuses a reason that is not a string', () => {
+    assert.match(closeArgumentProblem(1000, null as unknown as string) ?? '', /must be a string/);
+    assert.notEqual(closeArgumentProblem(1000, 42 as unknown as string), undefined);
+  });
+
   void it('counts the reason in UTF-8 bytes, not characters', () => {
     // 41 × '€' is 41 characters but 123 bytes; one more 'a' makes 124.
     assert.equal(closeArgumentProblem(3000, '€'.repeat(41)), undefined);
