@@ -74,9 +74,9 @@ export function encodeClosePayload(code: number | undefined, reason = ''): Buffe
 
 /** Cuts a reason to what fits in a close frame (123 UTF-8 bytes), at a character boundary. */
 export function truncateReason(reason: string): string {
-  let text = reason;
-  while (utf8ByteLength(text) > MAX_CLOSE_REASON_BYTES) text = text.slice(0, -1);
-  return text;
+  const characters = [...reason];
+  while (utf8ByteLength(characters.join('')) > MAX_CLOSE_REASON_BYTES) characters.pop();
+  return characters.join('');
 }
 
 /** Validates a received close payload (§5.5.1, §7.4). */
