@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { execFile, spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
@@ -15,131 +15,38 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 import { WebSocketListener, type WebSocketClosedEventArgs } from '../src/index.js';
 import { closeFrame, rawWebSocketServer, serverFrame } from './helpers/raw-server.js';
+import {
+  COMMAND_TIMEOUT,
+  killAll,
+  launch as launchSws,
+  service as startService,
+  stop,
+  sws as runSws,
+  SWS,
+  type Finished,
+  type JsonLine,
+  type RunOptions,
+  type Service,
+} from './helpers/sws.js';
 import { within } from './helpers/within.js';
 
-// Compiled to build/test/cli.test.js: the repository is two folders up.
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SWS = path.join(ROOT, 'dist', 'cli', 'main.js');
-/** The longest any one command may run before the test gives up on it. */
-const COMMAND_TIMEOUT = 20_000;
-
-const children = new Set<ChildProcess>();
 let work: string;
 
-interface Finished {
-  code: number | null;
-  stdout: Buffer;
-  stderr: string;
+/** sws, in the test's work folder unless told otherwise. */
+function sws(args: string[], options: RunOptions = {}): Promise<Finished> {
+  return runSws(args, { cwd: work, ...options });
 }
 
-interface RunOptions {
-  /** What the command reads on stdin (nothing: stdin is closed at once). */
-  input?: Buffer | AsyncIterable<Buffer>;
-  cwd?: string;
+function launch(args: string[]): ChildProcessWithoutNullStreams {
+  return launchSws(args, work);
 }
 
-function launch(args: string[], cwd = work): ChildProcessWithoutNullStreams {
-  const child = spawn(process.execPath, [SWS, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  child.stdin.on('error', () => undefined);
-  return child;
-}
-
-/** Runs sws to completion (killed after COMMAND_TIMEOUT), collecting its output. */
-async function sws(args: string[], options: RunOptions = {}): Promise<Finished> {
-  const child = launch(args, options.cwd);
-  const stdout: Buffer[] = [];
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), COMMAND_TIMEOUT);
-  const exited = once(child, 'close') as Promise<[number | null]>;
-  const { input } = options;
-  if (input === undefined) child.stdin.end();
-  else if (Buffer.isBuffer(input)) child.stdin.end(input);
-  else {
-    for await (const chunk of input) {
-      if (!child.stdin.write(chunk)) await once(child.stdin, 'drain');
-    }
-    child.stdin.end();
-  }
-  const [code] = await exited;
-  clearTimeout(timer);
-  return { code, stdout: Buffer.concat(stdout), stderr };
-}
-
-type JsonLine = Record<string, unknown>;
-
-/** A long-running sws (serve, bridge, tunnel) started with --json, and the JSON lines it prints. */
-interface Service {
-  child: ChildProcessWithoutNullStreams;
-  port: number;
-  lines: JsonLine[];
-  /** The first line (so far or to come) that satisfies `match`. */
-  line(match: (line: JsonLine) => boolean): Promise<JsonLine>;
-}
-
-async function service(args: string[]): Promise<Service> {
-  const child = launch([...args, '--json']);
-  child.stdin.end();
-  const lines: JsonLine[] = [];
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  let pending = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    pending += chunk.toString();
-    for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n')) {
-      lines.push(JSON.parse(pending.slice(0, end)) as JsonLine);
-      pending = pending.slice(end + 1);
-      child.emit('json-line');
-    }
-  });
-  const line = (match: (line: JsonLine) => boolean): Promise<JsonLine> =>
-    new Promise((resolve, reject) => {
-      const check = (): boolean => {
-        const found = lines.find(match);
-        if (found === undefined) return false;
-        cleanup();
-        resolve(found);
-        return true;
-      };
-      const exited = (): void => {
-        cleanup();
-        reject(new Error(`sws ${args.join(' ')} exited: ${stderr}`));
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(
-          new Error(
-            `no matching line from sws ${args[0]!} in ${COMMAND_TIMEOUT} ms: ${JSON.stringify(lines)}`,
-          ),
-        );
-      }, COMMAND_TIMEOUT);
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        child.off('json-line', check);
-        child.off('exit', exited);
-      };
-      if (check()) return;
-      child.on('json-line', check);
-      child.once('exit', exited);
-    });
-  const listening = await line((l) => l.event === 'listening');
-  return { child, port: listening.port as number, lines, line };
-}
-
-async function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGINT'): Promise<number | null> {
-  if (child.exitCode !== null) return child.exitCode;
-  const exited = once(child, 'exit') as Promise<[number | null]>;
-  child.kill(signal);
-  const [code] = await exited;
-  return code;
+function service(args: string[]): Promise<Service> {
+  return startService(args, work);
 }
 
 function sha256(data: Buffer): string {
@@ -172,7 +79,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  killAll();
   await rm(work, { recursive: true, force: true });
 });
 

@@ -3,9 +3,11 @@
 // served it. Under an IPC channel (a cluster worker, a fork) it reports {kind: 'listening', pid, port}
 // and closes its listener (1001 to every client) when sent {kind: 'close'}, replying {kind: 'closed'};
 // without one it prints "PORT <n>" and closes on SIGTERM.
-// Usage: node build/test/helpers/pid-echo-server.js [--port N] [--naive]
+// Usage: node build/test/helpers/pid-echo-server.js [--port N] [--naive] [--report-closes]
 // --port: default 0 (any free port). --naive: the handler is the README's, with no try/catch around
-// getText(), to see whether a misbehaving client can crash the process.
+// getText(), to see whether a misbehaving client can crash the process. --report-closes: prints
+// "CLOSED <code> <MiB>" when a connection closes, with the growth of the peak RSS over the RSS once
+// listening (for the memory tests: the listener is a default one, so it measures the defaults).
 
 import { Buffer } from 'node:buffer';
 import { parseArgs } from 'node:util';
@@ -21,12 +23,23 @@ function isCloseMessage(value: unknown): value is CloseMessage {
 }
 
 const { values } = parseArgs({
-  options: { port: { type: 'string', default: '0' }, naive: { type: 'boolean', default: false } },
+  options: {
+    port: { type: 'string', default: '0' },
+    naive: { type: 'boolean', default: false },
+    'report-closes': { type: 'boolean', default: false },
+  },
 });
+let rssListening = 0;
 
 const listener = new WebSocketListener({ mode: 'message', closeTimeout: 2000 });
 listener.on('connectionReceived', ({ socket }) => {
   socket.control.messageType = SocketMessageType.Utf8;
+  if (values['report-closes']) {
+    socket.on('closed', ({ code }) => {
+      const growth = (process.resourceUsage().maxRSS * 1024 - rssListening) / (1024 * 1024);
+      process.stdout.write(`CLOSED ${String(code)} ${growth.toFixed(1)}\n`);
+    });
+  }
   if (values.naive) {
     socket.on('messageReceived', async (args) => {
       await socket.outputStream.writeAsync(Buffer.from(`${process.pid}:${args.getText()}`));
@@ -43,6 +56,7 @@ listener.on('connectionReceived', ({ socket }) => {
 });
 await listener.bindServiceNameAsync(Number(values.port), '127.0.0.1');
 const port = listener.information.localPort;
+rssListening = process.memoryUsage.rss();
 
 async function shutdown(): Promise<void> {
   await listener.closeAsync();
