@@ -23,16 +23,8 @@ export class SectionReadable extends Readable {
   ) {
     super({ highWaterMark: 0 });
     this.queue = new SectionQueue(highWaterMark, onLow);
-  }
-
-  /** Bytes received and not yet taken by a reader. */
-  get queuedBytes(): number {
-    return this.queue.length + this.readableLength;
-  }
-
-  /** The bound on queuedBytes past which the socket is not read. */
-  get sectionHighWaterMark(): number {
-    return this.queue.highWaterMark;
+    // What users (and Readable.toWeb) read as the stream's bound is the queue's, not the Readable's 0.
+    Object.defineProperty(this, 'readableHighWaterMark', { value: highWaterMark, enumerable: true });
   }
 
   /** Takes a received section (a view); false: the queue is full, stop reading the socket. */
