@@ -141,7 +141,10 @@ export class WebSocketConnection implements FrameParserHandler, FrameSender, Rea
       this.onDrain();
     });
     socket.on('error', (error: Error) => {
+      // issue 20 item 1: any socket error ends the connection (1006). Node does not destroy a TLS socket
+      // after a bad record or a renegotiation attack (ERR_TLS_SESSION_ATTACK); left open, it hangs.
       this.socketError ??= error;
+      this.socket.destroy();
     });
     socket.on('end', () => {
       // The peer's FIN: before its close frame the connection is lost; after it, TCP ends once our close
