@@ -83,6 +83,8 @@ export const HResult = {
   WININET_E_SEC_CERT_ERRORS: 0x80072f17,
   WININET_E_SEC_INVALID_CERT: 0x80072f89,
   INET_E_SECURITY_PROBLEM: 0x800c000e,
+  /** The server asked for a client certificate (mutual TLS) and got none it accepts. */
+  WININET_E_CLIENT_AUTH_CERT_NEEDED: 0x80072f0c,
   /** An HTTP status with no HTTP_E_STATUS_* constant of its own. */
   HTTP_E_STATUS_UNEXPECTED: 0x80190001,
 } as const;
@@ -106,6 +108,7 @@ const STATUS_BY_HRESULT = new Map<number, WebErrorStatus>([
   [HResult.WININET_E_SEC_CERT_ERRORS, WebErrorStatus.CertificateContainsErrors],
   [HResult.WININET_E_SEC_INVALID_CERT, WebErrorStatus.CertificateIsInvalid],
   [HResult.INET_E_SECURITY_PROBLEM, WebErrorStatus.CertificateIsInvalid],
+  [HResult.WININET_E_CLIENT_AUTH_CERT_NEEDED, WebErrorStatus.Unauthorized],
 ]);
 
 const HTTP_STATUSES = new Set<number>(Object.values(WebErrorStatus).filter((value) => value >= 300));

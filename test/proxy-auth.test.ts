@@ -133,7 +133,13 @@ function parseAuthorization(value: string | undefined): { scheme: string; params
   return { scheme: match[1]!.toLowerCase(), params };
 }
 
-type DigestAlgorithm = 'MD5' | 'SHA-256';
+type DigestAlgorithm = 'MD5' | 'SHA-256' | 'SHA-512-256' | 'MD5-sess' | 'SHA-256-sess' | 'SHA-512-256-sess';
+
+const DIGEST_HASH_NAMES: Readonly<Record<string, string>> = {
+  MD5: 'md5',
+  'SHA-256': 'sha256',
+  'SHA-512-256': 'sha512-256',
+};
 
 interface DigestOptions {
   algorithm: DigestAlgorithm;
@@ -158,19 +164,24 @@ function digestProblem(
 ): string | undefined {
   const { scheme, params } = parseAuthorization(header);
   if (scheme !== 'digest') return `scheme ${scheme}`;
-  const hashName = options.algorithm === 'MD5' ? 'md5' : 'sha256';
+  const session = options.algorithm.endsWith('-sess');
+  const hashName = DIGEST_HASH_NAMES[options.algorithm.replace(/-sess$/, '')]!;
   const hash = (text: string): string => createHash(hashName).update(text, 'utf8').digest('hex');
   const user = options.users.find((candidate) => candidate.username === params.username);
   if (user === undefined) return `unknown user ${params.username ?? '(none)'}`;
-  if (params.realm !== options.realm) return `realm ${params.realm ?? '(none)'}`;
+  // Node decodes header bytes as latin1; the realm was sent (and must come back) as UTF-8.
+  const realm = Buffer.from(params.realm ?? '', 'latin1').toString('utf8');
+  if (realm !== options.realm) return `realm ${realm}`;
   if (params.nonce === undefined || !issued.has(params.nonce)) return 'a nonce we did not issue';
   if (params.uri !== uri) return `uri ${params.uri ?? '(none)'} for ${uri}`;
-  if ((params.algorithm ?? 'MD5').toUpperCase() !== options.algorithm) return `algorithm ${params.algorithm}`;
+  if ((params.algorithm ?? 'MD5').toUpperCase() !== options.algorithm.toUpperCase())
+    return `algorithm ${params.algorithm}`;
   if (params.qop !== 'auth') return `qop ${params.qop ?? '(none)'}`;
   if (!/^[0-9a-f]{8}$/i.test(params.nc ?? '')) return `nc ${params.nc ?? '(none)'}`;
   if ((params.cnonce ?? '') === '') return 'no cnonce';
   if (params.opaque !== opaque) return `opaque ${params.opaque ?? '(none)'}`;
-  const ha1 = hash(`${user.username}:${options.realm}:${user.password}`);
+  const secret = hash(`${user.username}:${options.realm}:${user.password}`);
+  const ha1 = session ? hash(`${secret}:${params.nonce}:${params.cnonce!}`) : secret;
   const ha2 = hash(`${method}:${uri}`);
   const expected = hash(`${ha1}:${params.nonce}:${params.nc!}:${params.cnonce!}:auth:${ha2}`);
   return params.response === expected ? undefined : 'wrong response (password)';
@@ -378,7 +389,7 @@ function basic(credential: PasswordCredential): string {
 
 // ---------------------------------------------------------------------------------------------------
 
-void describe('proxyFor: control.proxy, else the environment as curl reads it', () => {
+void describe('proxyFor: control.proxy, else the environment (Node and undici variables, curl NO_PROXY)', () => {
   const P = 'http://proxy.example:3128/';
   const Q = 'http://other.example:8080/';
   type Env = Partial<Record<(typeof PROXY_VARIABLES)[number], string>>;
@@ -404,7 +415,9 @@ void describe('proxyFor: control.proxy, else the environment as curl reads it', 
   routes('control.proxy ignores NO_PROXY (it is explicit)', A, { no_proxy: '*' }, P, P);
   routes('control.proxy without a scheme is http://', A, {}, P, 'proxy.example:3128');
   routes('ws: takes http_proxy', A, { http_proxy: P }, P);
-  routes('ws: ignores HTTP_PROXY (upper case), as curl', A, { HTTP_PROXY: P }, DIRECT);
+  routes('ws: takes HTTP_PROXY (upper case), as Node and undici', A, { HTTP_PROXY: P }, P);
+  routes('ws: http_proxy before HTTP_PROXY', A, { http_proxy: P, HTTP_PROXY: Q }, P);
+  routes('ws: HTTP_PROXY keeps NO_PROXY', A, { HTTP_PROXY: P, NO_PROXY: 'a.example' }, DIRECT);
   routes('ws: ignores https_proxy', A, { https_proxy: P, HTTPS_PROXY: P }, DIRECT);
   routes('wss: takes https_proxy', 'wss://a.example/', { https_proxy: P }, P);
   routes('wss: takes HTTPS_PROXY', 'wss://a.example/', { HTTPS_PROXY: P }, P);
@@ -431,20 +444,32 @@ void describe('proxyFor: control.proxy, else the environment as curl reads it', 
   routes('no_proxy: not listed', 'ws://d.example/', { http_proxy: P, no_proxy: 'a.example,c.example' }, P);
   routes('no_proxy: case-insensitive', 'ws://A.Example/', { http_proxy: P, no_proxy: 'a.EXAMPLE' }, DIRECT);
   routes(
-    'no_proxy: matching port',
+    'no_proxy: an entry with a port matches nothing, as curl',
     'ws://a.example:8080/',
     { http_proxy: P, no_proxy: 'a.example:8080' },
-    DIRECT,
+    P,
   );
-  routes('no_proxy: other port', 'ws://a.example:9090/', { http_proxy: P, no_proxy: 'a.example:8080' }, P);
   routes(
-    'no_proxy: 443, the port of wss:',
-    'wss://a.example/',
-    { https_proxy: P, no_proxy: 'a.example:443' },
+    'no_proxy: the URL port does not matter',
+    'ws://a.example:9090/',
+    { http_proxy: P, no_proxy: 'a.example' },
     DIRECT,
   );
   routes('no_proxy: an IP address', 'ws://127.0.0.1:80/', { http_proxy: P, no_proxy: '127.0.0.1' }, DIRECT);
-  routes('no_proxy: IPv6 in brackets', 'ws://[::1]:8080/', { http_proxy: P, no_proxy: '[::1]' }, DIRECT);
+  routes('no_proxy: IPv6 as an address', 'ws://[::1]:8080/', { http_proxy: P, no_proxy: '::1' }, DIRECT);
+  routes(
+    'no_proxy: IPv6 in brackets matches nothing, as curl',
+    'ws://[::1]:8080/',
+    { http_proxy: P, no_proxy: '[::1]' },
+    P,
+  );
+  routes(
+    'no_proxy: not a suffix of an IP address',
+    'ws://127.0.0.1/',
+    { http_proxy: P, no_proxy: '0.0.1' },
+    P,
+  );
+  routes('no_proxy: a CIDR block', 'ws://127.0.0.1/', { http_proxy: P, no_proxy: '127.0.0.0/8' }, DIRECT);
   routes('no_proxy before NO_PROXY', A, { http_proxy: P, no_proxy: 'b.example', NO_PROXY: '*' }, P);
   routes('NO_PROXY applies to all_proxy', 'wss://a.example/', { ALL_PROXY: P, NO_PROXY: 'example' }, DIRECT);
 
@@ -594,6 +619,59 @@ void describe('server authentication: Digest (RFC 7616), checked by the server h
     await socket.connectAsync(server.url('/message'));
     await closeCleanly(socket);
     assert.equal(server.requests.length, 2);
+  });
+
+  for (const algorithm of ['MD5-sess', 'SHA-256-sess', 'SHA-512-256', 'SHA-512-256-sess'] as const) {
+    it(
+      `${algorithm} (RFC 7616): answered with Digest, never with the Basic offered beside it`,
+      TEST_OPTIONS,
+      async () => {
+        const server = await startDigestServer({
+          algorithm,
+          realm: 'sessions',
+          users: [ALICE],
+          challenges: (digest) => ['Basic realm="sessions"', digest],
+        });
+        const socket = client();
+        socket.control.serverCredential = ALICE;
+        await socket.connectAsync(server.url('/sess'));
+        await closeCleanly(socket);
+        const answer = parseAuthorization(server.requests[1]?.authorization);
+        assert.equal(answer.scheme, 'digest');
+        assert.equal(answer.params.algorithm, algorithm);
+        assert.equal(server.requests[1]?.problem, undefined);
+      },
+    );
+  }
+
+  it(
+    'a Digest challenge in an algorithm we do not speak: no answer at all, not Basic',
+    TEST_OPTIONS,
+    async () => {
+      const server = await startDigestServer({
+        algorithm: 'MD5',
+        realm: 'r',
+        users: [ALICE],
+        challenges: () => [
+          'Basic realm="r"',
+          'Digest realm="r", nonce="abc", qop="auth", algorithm=SHA-1024',
+        ],
+      });
+      const socket = client();
+      socket.control.serverCredential = ALICE;
+      const status = await statusOf(socket.connectAsync(server.url('/x')));
+      assert.equal(status, WebErrorStatus.Unauthorized, statusName(status));
+      assert.equal(server.requests.length, 1, 'the password was not sent');
+    },
+  );
+
+  it('a non-ASCII realm is hashed as its UTF-8 bytes', TEST_OPTIONS, async () => {
+    const server = await startDigestServer({ algorithm: 'SHA-256', realm: 'Zürich ☃ 東京', users: [ALICE] });
+    const socket = client();
+    socket.control.serverCredential = ALICE;
+    await socket.connectAsync(server.url('/utf8'));
+    await closeCleanly(socket);
+    assert.equal(server.requests[1]?.problem, undefined);
   });
 });
 
@@ -886,7 +964,7 @@ void describe('forward proxy: CONNECT through a proxy of our own', () => {
   );
 
   it(
-    'http_proxy is read at connect time for ws:; NO_PROXY and control.proxy = null go direct',
+    'http_proxy and HTTP_PROXY are read at connect time for ws:; NO_PROXY and control.proxy = null go direct',
     TEST_OPTIONS,
     async () => {
       const proxy = await startProxy();
@@ -909,12 +987,18 @@ void describe('forward proxy: CONNECT through a proxy of our own', () => {
         await direct.connectAsync(wsUrl(echoListener, '/null'));
         await closeCleanly(direct);
       });
-      await withEnvironment({ HTTP_PROXY: proxy.url, https_proxy: proxy.url }, async () => {
+      await withEnvironment({ https_proxy: proxy.url }, async () => {
+        const wssOnly = client();
+        await wssOnly.connectAsync(wsUrl(echoListener, '/https-proxy-only'));
+        await closeCleanly(wssOnly);
+      });
+      assert.equal(proxy.connects.length, 1, 'only the first went through the proxy');
+      await withEnvironment({ HTTP_PROXY: proxy.url }, async () => {
         const upperCase = client();
         await upperCase.connectAsync(wsUrl(echoListener, '/upper-case'));
         await closeCleanly(upperCase);
       });
-      assert.equal(proxy.connects.length, 1, 'only the first went through the proxy');
+      assert.equal(proxy.connects.length, 2, 'HTTP_PROXY (upper case) is used too, as Node reads it');
     },
   );
 

@@ -701,7 +701,8 @@ test(
       WebErrorStatus.CertificateIsInvalid,
       HResult.WININET_E_SEC_INVALID_CERT,
     );
-    assert.doesNotMatch(remainingUntrusted.message, /Expired/);
+    // Every error found is named; the ignored one as such.
+    assert.match(remainingUntrusted.message, /Untrusted \(also found, ignored as listed: Expired\)/);
 
     const onlyUntrusted = streamClient(t);
     onlyUntrusted.control.ignorableServerCertificateErrors.push(ChainValidationResult.Untrusted);
@@ -727,10 +728,11 @@ test(
 );
 
 test(
-  'wrong name and incomplete chain at once: CertificateContainsErrors, then the remaining one, then connects',
+  'wrong name and incomplete chain at once: CertificateContainsErrors until all three are listed',
   TEST_OPTIONS,
   async (t) => {
-    // The wrong-name leaf sent without its intermediate: IncompleteChain and InvalidName.
+    // The wrong-name leaf sent without its intermediate: IncompleteChain, Untrusted (no path to the
+    // root) and InvalidName.
     const server = await attachWss(t, serverTls(pki.wrongName));
     const none = streamClient(t);
     none.control.ca.push(pki.root.cert);
@@ -747,13 +749,16 @@ test(
     await expectConnectFailure(
       nameOnly,
       server.url(),
-      WebErrorStatus.CertificateIsInvalid,
-      HResult.WININET_E_SEC_INVALID_CERT,
+      WebErrorStatus.CertificateContainsErrors,
+      HResult.WININET_E_SEC_CERT_ERRORS,
     );
 
     const chainOnly = streamClient(t);
     chainOnly.control.ca.push(pki.root.cert);
-    chainOnly.control.ignorableServerCertificateErrors.push(ChainValidationResult.IncompleteChain);
+    chainOnly.control.ignorableServerCertificateErrors.push(
+      ChainValidationResult.IncompleteChain,
+      ChainValidationResult.Untrusted,
+    );
     await expectConnectFailure(
       chainOnly,
       server.url(),
@@ -761,18 +766,21 @@ test(
       HResult.WININET_E_SEC_CERT_CN_INVALID,
     );
 
-    const both = streamClient(t);
-    both.control.ca.push(pki.root.cert);
-    both.control.ignorableServerCertificateErrors.push(
+    const all = streamClient(t);
+    all.control.ca.push(pki.root.cert);
+    all.control.ignorableServerCertificateErrors.push(
       ChainValidationResult.InvalidName,
       ChainValidationResult.IncompleteChain,
+      ChainValidationResult.Untrusted,
     );
-    await connect(both, server.url());
-    assert.deepEqual(certificateInfo(both).errors, [
+    await connect(all, server.url());
+    assert.deepEqual(certificateInfo(all).errors, [
+      ChainValidationResult.Untrusted,
       ChainValidationResult.IncompleteChain,
       ChainValidationResult.InvalidName,
     ]);
-    assert.equal(certificateInfo(both).severity, SocketSslErrorSeverity.Ignorable);
+    // IncompleteChain is outside WinRT's ignorable set: the severity says Fatal although it was listed.
+    assert.equal(certificateInfo(all).severity, SocketSslErrorSeverity.Fatal);
   },
 );
 
@@ -780,7 +788,7 @@ test(
 // Incomplete chain, fatal errors
 
 test(
-  'incomplete chain (the server sends the leaf alone): IncompleteChain → CertificateIsInvalid; ignorable',
+  'incomplete chain (the server sends the leaf alone): IncompleteChain and Untrusted, both to be listed',
   TEST_OPTIONS,
   async (t) => {
     const server = await attachWss(t, serverTls(pki.leaf));
@@ -789,19 +797,22 @@ test(
     const error = await expectConnectFailure(
       refused,
       server.url(),
-      WebErrorStatus.CertificateIsInvalid,
-      HResult.WININET_E_SEC_INVALID_CERT,
+      WebErrorStatus.CertificateContainsErrors,
+      HResult.WININET_E_SEC_CERT_ERRORS,
     );
-    assert.match(error.message, /IncompleteChain/);
+    assert.match(error.message, /Untrusted, IncompleteChain/);
 
     const accepting = streamClient(t);
     accepting.control.ca.push(pki.root.cert);
-    accepting.control.ignorableServerCertificateErrors.push(ChainValidationResult.IncompleteChain);
+    accepting.control.ignorableServerCertificateErrors.push(
+      ChainValidationResult.IncompleteChain,
+      ChainValidationResult.Untrusted,
+    );
     await connect(accepting, server.url());
     const { socket } = await server.connections.next();
     const info = certificateInfo(accepting);
-    assert.deepEqual(info.errors, [ChainValidationResult.IncompleteChain]);
-    assert.equal(info.severity, SocketSslErrorSeverity.Ignorable);
+    assert.deepEqual(info.errors, [ChainValidationResult.Untrusted, ChainValidationResult.IncompleteChain]);
+    assert.equal(info.severity, SocketSslErrorSeverity.Fatal);
     assert.deepEqual(info.intermediates, []);
     await streamRoundTrip(accepting, socket);
   },

@@ -4,7 +4,7 @@
 
 import type { Buffer } from 'node:buffer';
 
-import type { ChainValidationResult } from '../client/certificate-check.js';
+import type { ChainValidationResult } from '../client/chain-validation-result.js';
 import type { PasswordCredential } from '../client/http-auth.js';
 import type { ClientCertificate } from '../client/transport.js';
 import { DEFAULT_OUTBOUND_BUFFER_SIZE } from '../connection/frame-output.js';

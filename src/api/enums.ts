@@ -10,4 +10,4 @@ export const MessageWebSocketReceiveMode = {
 export type MessageWebSocketReceiveMode =
   (typeof MessageWebSocketReceiveMode)[keyof typeof MessageWebSocketReceiveMode];
 
-export { ChainValidationResult, SocketSslErrorSeverity } from '../client/certificate-check.js';
+export { ChainValidationResult, SocketSslErrorSeverity } from '../client/chain-validation-result.js';

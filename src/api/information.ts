@@ -2,11 +2,8 @@
 
 import type { X509Certificate } from 'node:crypto';
 
-import {
-  SocketSslErrorSeverity,
-  type ChainValidationResult,
-  type ServerCertificateReport,
-} from '../client/certificate-check.js';
+import type { ServerCertificateReport } from '../client/certificate-check.js';
+import { SocketSslErrorSeverity, type ChainValidationResult } from '../client/chain-validation-result.js';
 import type { BandwidthMeter, BandwidthStatistics } from '../connection/bandwidth-meter.js';
 
 export type { BandwidthStatistics };

@@ -3,11 +3,8 @@
 
 import type { X509Certificate } from 'node:crypto';
 
-import type {
-  ChainValidationResult,
-  ServerCertificateReport,
-  SocketSslErrorSeverity,
-} from '../client/certificate-check.js';
+import type { ServerCertificateReport } from '../client/certificate-check.js';
+import type { ChainValidationResult, SocketSslErrorSeverity } from '../client/chain-validation-result.js';
 import { HResult, WebErrorStatus, WebSocketError } from '../errors.js';
 import { createDeferral, type Deferral } from './deferral.js';
 

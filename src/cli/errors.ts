@@ -53,6 +53,13 @@ export function connectFailure(error: unknown, url: URL): CliError {
   if (error instanceof WebSocketError && error.hresult === HResult.E_INVALIDARG) {
     return usageError(`invalid argument: ${message}`);
   }
+  if (error instanceof WebSocketError && error.hresult === HResult.WININET_E_CLIENT_AUTH_CERT_NEEDED) {
+    return new CliError(
+      ExitCode.Tls,
+      `${where} asks for a client certificate (Unauthorized, mutual TLS): pass --cert FILE --key FILE`,
+      { cause: error },
+    );
+  }
   if (tlsCode(error) !== undefined) {
     return new CliError(
       ExitCode.Tls,

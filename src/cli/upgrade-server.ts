@@ -3,15 +3,18 @@
 // (400, 404, 502…) or hands it to a WebSocketListener. Plain HTTP requests get 426.
 
 import { Buffer } from 'node:buffer';
-import { timingSafeEqual } from 'node:crypto';
+import { createPrivateKey, timingSafeEqual, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
 
 import { parseBasicAuthorization, type PasswordCredential } from '../index.js';
+import { inTlsHandshake, trackTlsHandshakes } from '../server/tls-handshake.js';
+import { parseSeconds } from './args.js';
 import { ioFailure, usageError } from './errors.js';
 
 export type UpgradeRoute = (request: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -22,19 +25,38 @@ export interface FrontOptions {
   /** Basic credentials every upgrade request must carry. */
   auth?: PasswordCredential | undefined;
   route: UpgradeRoute;
+  /** Milliseconds a client has for its TLS handshake and then for its whole upgrade request. */
+  handshakeTimeout: number;
 }
 
 export type FrontServer = http.Server | https.Server;
 
-/** Milliseconds a client has for its whole upgrade request. */
-const REQUEST_TIMEOUT_MS = 10_000;
+/** The --handshake-timeout option of the commands that serve (and its default). */
+export const HANDSHAKE_TIMEOUT_OPTION = { 'handshake-timeout': { type: 'string' } } as const;
+export const HANDSHAKE_TIMEOUT_USAGE =
+  '  --handshake-timeout S    drop a client that has not finished its TLS handshake and upgrade request\n' +
+  '                           within S seconds (default 10)';
+
+/** The --handshake-timeout value in milliseconds. */
+export function handshakeTimeout(text: string | undefined): number {
+  return text === undefined ? 10_000 : parseSeconds(text, '--handshake-timeout');
+}
 
 export function createFront(options: FrontOptions): FrontServer {
-  const settings = { headersTimeout: REQUEST_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS };
-  const server =
-    options.tls === undefined
-      ? http.createServer(settings)
-      : https.createServer({ ...options.tls, ...settings });
+  const settings = { headersTimeout: options.handshakeTimeout, requestTimeout: options.handshakeTimeout };
+  let server: FrontServer;
+  if (options.tls === undefined) {
+    server = http.createServer(settings);
+  } else {
+    const secure = https.createServer({
+      ...options.tls,
+      ...settings,
+      handshakeTimeout: options.handshakeTimeout,
+    });
+    // A handshake that times out or fails reaches 'clientError': refuse() destroys such a socket.
+    trackTlsHandshakes(secure);
+    server = secure;
+  }
   server.on('request', (request: http.IncomingMessage, response: http.ServerResponse) => {
     request.resume();
     response.writeHead(426, { Upgrade: 'websocket', Connection: 'close', 'Content-Type': 'text/plain' });
@@ -76,7 +98,7 @@ export function refuse(
   message: string,
   headers: Record<string, string> = {},
 ): void {
-  if (!socket.writable) {
+  if (!socket.writable || inTlsHandshake(socket)) {
     socket.destroy();
     return;
   }
@@ -91,7 +113,7 @@ export function refuse(
   socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
 }
 
-/** --tls-cert and --tls-key, read (both or neither). */
+/** --tls-cert and --tls-key, read (both or neither) and checked: a certificate, a key, and a pair. */
 export async function readTls(
   certFile: string | undefined,
   keyFile: string | undefined,
@@ -106,7 +128,29 @@ export async function readTls(
       throw ioFailure(error, `cannot read ${option} ${file}`);
     }
   };
-  return { cert: await read(certFile, '--tls-cert'), key: await read(keyFile, '--tls-key') };
+  const pair = { cert: await read(certFile, '--tls-cert'), key: await read(keyFile, '--tls-key') };
+  const swapped = (text: Buffer, other: string): string =>
+    text.includes(`-----BEGIN ${other}`) ? ' (swapped with the other option?)' : '';
+  try {
+    new X509Certificate(pair.cert);
+  } catch {
+    throw usageError(`--tls-cert ${certFile} holds no PEM certificate${swapped(pair.cert, 'PRIVATE KEY')}`);
+  }
+  try {
+    createPrivateKey(pair.key);
+  } catch {
+    throw usageError(
+      `--tls-key ${keyFile} holds no unencrypted PEM private key${swapped(pair.key, 'CERTIFICATE')}`,
+    );
+  }
+  try {
+    tls.createSecureContext(pair);
+  } catch (error) {
+    throw usageError(
+      `--tls-key ${keyFile} does not go with --tls-cert ${certFile} (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+    );
+  }
+  return pair;
 }
 
 /** Closes the server and every connection it still has. */

@@ -1,44 +1,30 @@
 // The server certificate of a wss: connection, judged the way WinRT reports it: every problem found, as
-// ChainValidationResult values, with a severity. The chain is built and checked here against the trust
-// anchors (OpenSSL reports only one error, and ignoring that one must not let another one through).
+// ChainValidationResult values, with a severity. The path to a trust anchor is built here, and each rule
+// is checked here (chain-rules.ts), so that an ignorable error never hides another: OpenSSL reports only
+// the last error it met, and its verdict is a backup, not the judgement.
 
 import { X509Certificate } from 'node:crypto';
+import net from 'node:net';
 import tls from 'node:tls';
 
 import { HResult, WebErrorStatus, WebSocketError } from '../errors.js';
+import { pathProblems, type ChainProblem } from './chain-rules.js';
+import {
+  ChainValidationResult,
+  chainValidationResultName,
+  SocketSslErrorSeverity,
+} from './chain-validation-result.js';
 
-/** Windows.Security.Cryptography.Certificates.ChainValidationResult. */
-export const ChainValidationResult = {
-  Success: 0,
-  Untrusted: 1,
-  Revoked: 2,
-  Expired: 3,
-  IncompleteChain: 4,
-  InvalidSignature: 5,
-  WrongUsage: 6,
-  InvalidName: 7,
-  InvalidCertificateAuthorityPolicy: 8,
-  BasicConstraintsError: 9,
-  UnknownCriticalExtension: 10,
-  RevocationInformationMissing: 11,
-  RevocationFailure: 12,
-  OtherErrors: 13,
-} as const;
-export type ChainValidationResult = (typeof ChainValidationResult)[keyof typeof ChainValidationResult];
-
-/** Windows.Networking.Sockets.SocketSslErrorSeverity. */
-export const SocketSslErrorSeverity = {
-  None: 0,
-  Ignorable: 1,
-  Fatal: 2,
-} as const;
-export type SocketSslErrorSeverity = (typeof SocketSslErrorSeverity)[keyof typeof SocketSslErrorSeverity];
-
-/** The errors an application may choose to ignore (WinRT: expired, name mismatch, untrusted CA). */
-const IGNORABLE: ReadonlySet<ChainValidationResult> = new Set([
+/** WinRT's ignorable errors: they give the severity Ignorable (anything else is Fatal). */
+const WINRT_IGNORABLE: ReadonlySet<ChainValidationResult> = new Set([
   ChainValidationResult.Untrusted,
   ChainValidationResult.Expired,
   ChainValidationResult.InvalidName,
+]);
+
+/** The errors an application may ignore by listing them: WinRT's, and IncompleteChain. */
+const LISTABLE: ReadonlySet<ChainValidationResult> = new Set([
+  ...WINRT_IGNORABLE,
   ChainValidationResult.IncompleteChain,
 ]);
 
@@ -48,17 +34,11 @@ export interface ServerCertificateReport {
   /** Every problem found, without repeats; empty when the certificate is valid. */
   errors: ChainValidationResult[];
   severity: SocketSslErrorSeverity;
+  /** What each rule-breaking problem is, in words (for the error message). */
+  details: string[];
 }
 
 const MAX_CHAIN_LENGTH = 10;
-const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
-const ANY_EXTENDED_KEY_USAGE = '2.5.29.37.0';
-
-/** A certificate with an extended key usage must list serverAuth (or any) to serve TLS. */
-function allowsServerAuth(certificate: X509Certificate): boolean {
-  const usages = certificate.keyUsage as string[] | undefined;
-  return usages === undefined || usages.includes(SERVER_AUTH) || usages.includes(ANY_EXTENDED_KEY_USAGE);
-}
 
 function isAnchor(cert: X509Certificate, anchors: readonly X509Certificate[]): boolean {
   return anchors.some((anchor) => anchor.fingerprint256 === cert.fingerprint256);
@@ -79,14 +59,20 @@ const OPENSSL_ERRORS: Readonly<Record<string, ChainValidationResult>> = {
   UNABLE_TO_GET_ISSUER_CERT: ChainValidationResult.Untrusted,
   CERT_UNTRUSTED: ChainValidationResult.Untrusted,
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: ChainValidationResult.IncompleteChain,
-  // Node's own host name check, when the chain itself verified.
-  ERR_TLS_CERT_ALTNAME_INVALID: ChainValidationResult.InvalidName,
   CERT_HAS_EXPIRED: ChainValidationResult.Expired,
   CERT_NOT_YET_VALID: ChainValidationResult.Expired,
   CERT_REVOKED: ChainValidationResult.Revoked,
   CERT_SIGNATURE_FAILURE: ChainValidationResult.InvalidSignature,
+  CA_MD_TOO_WEAK: ChainValidationResult.InvalidSignature,
+  EE_KEY_TOO_SMALL: ChainValidationResult.InvalidSignature,
+  CA_KEY_TOO_SMALL: ChainValidationResult.InvalidSignature,
   INVALID_PURPOSE: ChainValidationResult.WrongUsage,
+  KEYUSAGE_NO_CERTSIGN: ChainValidationResult.WrongUsage,
   INVALID_CA: ChainValidationResult.BasicConstraintsError,
+  PATH_LENGTH_EXCEEDED: ChainValidationResult.BasicConstraintsError,
+  UNHANDLED_CRITICAL_EXTENSION: ChainValidationResult.UnknownCriticalExtension,
+  PERMITTED_VIOLATION: ChainValidationResult.InvalidCertificateAuthorityPolicy,
+  EXCLUDED_VIOLATION: ChainValidationResult.InvalidCertificateAuthorityPolicy,
 };
 let systemRoots: X509Certificate[] | undefined;
 
@@ -111,11 +97,14 @@ export function checkServerCertificate(
       intermediates: [],
       errors: [ChainValidationResult.OtherErrors],
       severity: SocketSslErrorSeverity.Fatal,
+      details: ['the server sent no certificate'],
     };
   }
-  const errors = new Set<ChainValidationResult>(chainErrors(certificate, intermediates, anchors));
-  if (!allowsServerAuth(certificate)) errors.add(ChainValidationResult.WrongUsage);
-  for (const cert of presented) {
+  const anchored = (cert: X509Certificate): boolean => isAnchor(cert, anchors);
+  const { path, errors: walkErrors } = buildPath(certificate, intermediates, anchors);
+  const problems: ChainProblem[] = pathProblems(path, anchored);
+  const errors = new Set<ChainValidationResult>([...walkErrors, ...problems.map((p) => p.error)]);
+  for (const cert of new Set([...presented, ...path])) {
     if (now < new Date(cert.validFrom) || now > new Date(cert.validTo))
       errors.add(ChainValidationResult.Expired);
   }
@@ -129,37 +118,53 @@ export function checkServerCertificate(
         (CHAIN_ERRORS.has(openSslVerdict) && [...errors].some((e) => CHAIN_ERRORS.has(e))));
     if (!alreadyFound) errors.add(openSslVerdict ?? ChainValidationResult.OtherErrors);
   }
-  if (tls.checkServerIdentity(host, socket.getPeerCertificate()) !== undefined) {
-    errors.add(ChainValidationResult.InvalidName);
-  }
+  if (!namesHost(certificate, host)) errors.add(ChainValidationResult.InvalidName);
   const list = [...errors].sort((a, b) => a - b);
   const severity =
     list.length === 0
       ? SocketSslErrorSeverity.None
-      : list.every((error) => IGNORABLE.has(error))
+      : list.every((error) => WINRT_IGNORABLE.has(error))
         ? SocketSslErrorSeverity.Ignorable
         : SocketSslErrorSeverity.Fatal;
   // Node completes the chain from our own trust store; what the server sent is the rest.
-  const sent = intermediates.filter((cert) => !isAnchor(cert, anchors));
-  return { certificate, intermediates: sent, errors: list, severity };
+  const sent = intermediates.filter((cert) => !anchored(cert));
+  return { certificate, intermediates: sent, errors: list, severity, details: problems.map((p) => p.detail) };
+}
+
+/**
+ * Whether the certificate is for `host`: an IP address against its IP address names, a host name
+ * against its DNS names. The common name is never used (as browsers do): a name there escapes the
+ * name constraints of the CAs above it.
+ */
+function namesHost(certificate: X509Certificate, host: string): boolean {
+  if (net.isIP(host) !== 0) return certificate.checkIP(host) !== undefined;
+  return certificate.checkHost(host, { subject: 'never', partialWildcards: false }) !== undefined;
 }
 
 /**
  * The error that fails the connect, or undefined when every problem is listed as ignorable. Fatal
- * problems (a bad signature, a broken chain) cannot be ignored.
+ * problems (a bad signature, a broken rule) cannot be ignored. The message names every error found.
  */
 export function certificateFailure(
   report: ServerCertificateReport,
   ignorable: readonly ChainValidationResult[],
 ): WebSocketError | undefined {
-  const remaining = report.errors.filter((error) => !(IGNORABLE.has(error) && ignorable.includes(error)));
+  const ignored = (error: ChainValidationResult): boolean => LISTABLE.has(error) && ignorable.includes(error);
+  const remaining = report.errors.filter((error) => !ignored(error));
   if (remaining.length === 0) return undefined;
-  const names = remaining.map(nameOf).join(', ');
+  const alsoIgnored = report.errors.filter(ignored);
+  const message = [
+    `the server certificate is not valid: ${remaining.map(chainValidationResultName).join(', ')}`,
+    alsoIgnored.length === 0
+      ? ''
+      : ` (also found, ignored as listed: ${alsoIgnored.map(chainValidationResultName).join(', ')})`,
+    report.details.length === 0 ? '' : `: ${report.details.join('; ')}`,
+  ].join('');
   const [status, hresult] =
     remaining.length > 1
       ? [WebErrorStatus.CertificateContainsErrors, HResult.WININET_E_SEC_CERT_ERRORS]
       : statusOf(remaining[0]!);
-  return new WebSocketError(status, `the server certificate is not valid: ${names}`, { hresult });
+  return new WebSocketError(status, message, { hresult });
 }
 
 /** The status and HRESULT of a single certificate problem. */
@@ -176,59 +181,55 @@ function statusOf(error: ChainValidationResult): [WebErrorStatus, number] {
   }
 }
 
-function nameOf(error: ChainValidationResult): string {
-  return Object.entries(ChainValidationResult).find(([, value]) => value === error)?.[0] ?? String(error);
-}
-
 /**
- * Walks from the leaf to a trust anchor through the presented certificates. Untrusted: the walk ends at
- * a self-signed certificate that is not an anchor; IncompleteChain: it ends at a certificate whose
- * issuer is nowhere; InvalidSignature: an issuer's key does not verify its child; BasicConstraintsError:
- * an issuer is not a CA.
+ * Walks from the leaf to a trust anchor through the presented certificates and the anchors; returns
+ * the path walked (the leaf first, the anchor last when one was reached) and what broke it.
+ * BasicConstraintsError: an issuer is not a CA. A path that reaches no anchor is Untrusted, and also
+ * InvalidSignature (an issuer's key does not verify its child) or IncompleteChain (a certificate whose
+ * issuer is nowhere: the server left out its intermediate).
  */
-function chainErrors(
+function buildPath(
   leaf: X509Certificate,
   intermediates: readonly X509Certificate[],
   anchors: readonly X509Certificate[],
-): ChainValidationResult[] {
+): { path: X509Certificate[]; errors: ChainValidationResult[] } {
   const errors: ChainValidationResult[] = [];
+  const path = [leaf];
   let current = leaf;
   for (let depth = 0; depth < MAX_CHAIN_LENGTH; depth++) {
-    if (isAnchor(current, anchors)) return errors;
+    if (isAnchor(current, anchors)) return { path, errors };
     const candidates = [...intermediates, ...anchors].filter(
       (cert) => cert.fingerprint256 !== current.fingerprint256 && current.checkIssued(cert),
     );
     const issuer = candidates.find((cert) => current.verify(cert.publicKey));
     if (issuer === undefined) {
-      errors.push(deadEnd(current, candidates.length > 0, depth));
-      return errors;
+      errors.push(...deadEnd(current, candidates.length > 0, depth), ChainValidationResult.Untrusted);
+      return { path, errors };
     }
     if (!issuer.ca) errors.push(ChainValidationResult.BasicConstraintsError);
-    if (isAnchor(issuer, anchors)) return errors;
+    path.push(issuer);
     current = issuer;
   }
-  errors.push(ChainValidationResult.OtherErrors);
-  return errors;
+  errors.push(ChainValidationResult.OtherErrors, ChainValidationResult.Untrusted);
+  return { path, errors };
 }
 
 /**
- * Why the walk stopped at `current`: an issuer whose key does not verify it (InvalidSignature); a
- * self-signed certificate that is no anchor (Untrusted); a chain the server sent that leads to an
- * unknown root (Untrusted, as OpenSSL's "unable to get local issuer"); a lone leaf whose issuer is
- * nowhere (IncompleteChain, the server left out its intermediate).
+ * Why the walk stopped at `current`, besides Untrusted: an issuer whose key does not verify it, or a
+ * self-signature that does not verify (InvalidSignature); a lone leaf whose issuer is nowhere
+ * (IncompleteChain). A self-signed certificate that is no anchor, or a chain the server sent that leads
+ * to an unknown root, is only Untrusted.
  */
 function deadEnd(
   current: X509Certificate,
   issuerFailedToVerify: boolean,
   depth: number,
-): ChainValidationResult {
-  if (issuerFailedToVerify) return ChainValidationResult.InvalidSignature;
+): ChainValidationResult[] {
+  if (issuerFailedToVerify) return [ChainValidationResult.InvalidSignature];
   if (current.subject === current.issuer) {
-    return current.verify(current.publicKey)
-      ? ChainValidationResult.Untrusted
-      : ChainValidationResult.InvalidSignature;
+    return current.verify(current.publicKey) ? [] : [ChainValidationResult.InvalidSignature];
   }
-  return depth > 0 ? ChainValidationResult.Untrusted : ChainValidationResult.IncompleteChain;
+  return depth > 0 ? [] : [ChainValidationResult.IncompleteChain];
 }
 
 /** The leaf first, then what the server sent with it (not the anchors OpenSSL may have appended). */

@@ -10,9 +10,10 @@ import {
   certificateFailure,
   checkServerCertificate,
   trustAnchors,
-  type ChainValidationResult,
   type ServerCertificateReport,
 } from './certificate-check.js';
+import type { ChainValidationResult } from './chain-validation-result.js';
+import { clientCertificateRequired } from './client-certificate-required.js';
 import { authorizationFor, parseChallenges, type PasswordCredential } from './http-auth.js';
 import { openTransport, type TransportOptions } from './transport.js';
 import { connectHost } from './websocket-url.js';
@@ -73,7 +74,7 @@ export async function connectWebSocket(options: ClientConnectOptions): Promise<C
       }
     }
   } catch (error) {
-    throw deadline.explain(error);
+    throw deadline.explain(clientCertificateRequired(error) ?? error);
   } finally {
     deadline.dispose();
   }

@@ -1,5 +1,5 @@
-// HTTP authentication for the opening handshake and for proxies: Basic (RFC 7617) and Digest (RFC 7616,
-// MD5 and SHA-256), answering the challenge of a 401 or 407.
+// HTTP authentication for the opening handshake and for proxies: Basic (RFC 7617) and Digest (RFC 7616:
+// MD5, SHA-256, SHA-512-256 and their -sess variants), answering the challenge of a 401 or 407.
 
 import { Buffer } from 'node:buffer';
 import { createHash, randomBytes } from 'node:crypto';
@@ -42,14 +42,30 @@ export function basicAuthorization(credential: PasswordCredential): string {
   return `Basic ${Buffer.from(`${credential.username}:${credential.password}`, 'utf8').toString('base64')}`;
 }
 
+/** The Digest algorithms spoken, strongest first (RFC 7616 §3.3; `-sess` variants by §3.4.2). */
 const DIGEST_HASHES: ReadonlyMap<string, string> = new Map([
-  ['md5', 'md5'],
+  ['sha-512-256', 'sha512-256'],
   ['sha-256', 'sha256'],
+  ['md5', 'md5'],
 ]);
+
+/** A challenge's Digest algorithm: its hash, and whether it is a `-sess` variant. */
+function digestAlgorithm(
+  challenge: Challenge,
+): { hashName: string; session: boolean; rank: number } | undefined {
+  const name = (challenge.params.algorithm ?? 'MD5').toLowerCase();
+  const session = name.endsWith('-sess');
+  const base = session ? name.slice(0, -'-sess'.length) : name;
+  const hashName = DIGEST_HASHES.get(base);
+  if (hashName === undefined) return undefined;
+  return { hashName, session, rank: [...DIGEST_HASHES.keys()].indexOf(base) };
+}
 
 /**
  * The Authorization value answering `challenges` for a request of `method` on `uri`, or undefined when
- * no challenge uses a scheme we speak. Digest (the stronger) is preferred over Basic.
+ * there is nothing we may answer. Digest is answered with the strongest algorithm offered; when any
+ * Digest challenge is offered, even one in an algorithm we do not speak, Basic is never used (the
+ * password would go in clear where the server meant it not to).
  */
 export function authorizationFor(
   challenges: readonly Challenge[],
@@ -57,24 +73,39 @@ export function authorizationFor(
   method: string,
   uri: string,
 ): string | undefined {
-  const digest = challenges.find(
-    (challenge) =>
-      challenge.scheme === 'digest' && DIGEST_HASHES.has((challenge.params.algorithm ?? 'MD5').toLowerCase()),
-  );
-  if (digest !== undefined) return digestAuthorization(digest.params, credential, method, uri);
-  if (challenges.some((challenge) => challenge.scheme === 'basic')) return basicAuthorization(credential);
-  return undefined;
+  const digests = challenges.filter((challenge) => challenge.scheme === 'digest');
+  if (digests.length === 0) {
+    return challenges.some((challenge) => challenge.scheme === 'basic')
+      ? basicAuthorization(credential)
+      : undefined;
+  }
+  const best = digests
+    .flatMap((challenge) => {
+      const algorithm = digestAlgorithm(challenge);
+      return algorithm === undefined ? [] : [{ challenge, algorithm }];
+    })
+    .sort((a, b) => a.algorithm.rank - b.algorithm.rank)[0];
+  if (best === undefined) return undefined;
+  return digestAuthorization(best.challenge.params, best.algorithm, credential, method, uri);
 }
 
 function digestAuthorization(
   params: Readonly<Record<string, string>>,
+  algorithm: { hashName: string; session: boolean },
   credential: PasswordCredential,
   method: string,
   uri: string,
 ): string {
-  const algorithm = params.algorithm ?? 'MD5';
-  const hashName = DIGEST_HASHES.get(algorithm.toLowerCase())!;
-  const hash = (text: string): string => createHash(hashName).update(text, 'utf8').digest('hex');
+  // Header values arrive as Node decodes them, one character per byte (latin1): the realm's bytes are
+  // hashed as they came, so a UTF-8 realm is hashed as UTF-8. The credential is a string: UTF-8.
+  const hash = (...parts: (string | Buffer)[]): string => {
+    const digest = createHash(algorithm.hashName);
+    parts.forEach((part, index) => {
+      if (index > 0) digest.update(':');
+      digest.update(part);
+    });
+    return digest.digest('hex');
+  };
   const realm = params.realm ?? '';
   const nonce = params.nonce ?? '';
   const qop = (params.qop ?? '')
@@ -83,24 +114,26 @@ function digestAuthorization(
     .includes('auth')
     ? 'auth'
     : undefined;
-  const ha1 = hash(`${credential.username}:${realm}:${credential.password}`);
-  const ha2 = hash(`${method}:${uri}`);
+  const cnonce = randomBytes(12).toString('hex');
+  const nc = '00000001';
+  const secret = hash(
+    Buffer.from(credential.username, 'utf8'),
+    Buffer.from(realm, 'latin1'),
+    Buffer.from(credential.password, 'utf8'),
+  );
+  const ha1 = algorithm.session ? hash(secret, nonce, cnonce) : secret;
+  const ha2 = hash(method, uri);
   const fields: [string, string, boolean][] = [
-    ['username', credential.username, true],
+    ['username', Buffer.from(credential.username, 'utf8').toString('latin1'), true],
     ['realm', realm, true],
     ['nonce', nonce, true],
     ['uri', uri, true],
-    ['algorithm', algorithm, false],
+    ['algorithm', params.algorithm ?? 'MD5', false],
   ];
-  let response: string;
-  if (qop === undefined) {
-    response = hash(`${ha1}:${nonce}:${ha2}`);
-  } else {
-    const cnonce = randomBytes(12).toString('hex');
-    const nc = '00000001';
-    response = hash(`${ha1}:${nonce}:${nc}:${cnonce}:${qop}:${ha2}`);
-    fields.push(['qop', qop, false], ['nc', nc, false], ['cnonce', cnonce, true]);
-  }
+  const response = qop === undefined ? hash(ha1, nonce, ha2) : hash(ha1, nonce, nc, cnonce, qop, ha2);
+  if (qop !== undefined) fields.push(['qop', qop, false], ['nc', nc, false]);
+  // The client nonce goes with qop, and with a -sess algorithm (it is part of the session key).
+  if (qop !== undefined || algorithm.session) fields.push(['cnonce', cnonce, true]);
   fields.push(['response', response, true]);
   if (params.opaque !== undefined) fields.push(['opaque', params.opaque, true]);
   const quote = (text: string): string => `"${text.replace(/(["\\])/g, '\\$1')}"`;

@@ -1,4 +1,4 @@
-// Forward proxies: which one a URL goes through (control.proxy, else the environment as curl reads it),
+// Forward proxies: which one a URL goes through (control.proxy, else the environment),
 // and the CONNECT tunnel through it, answering a 407 with the proxy credential.
 
 import { Buffer } from 'node:buffer';
@@ -12,12 +12,14 @@ import {
   parseChallenges,
   type PasswordCredential,
 } from './http-auth.js';
+import { bypassesProxy } from './no-proxy.js';
 import { connectHost, connectPort } from './websocket-url.js';
 
 /**
- * The proxy for `url`: `configured` when it is a URL, none when it is null, else from the environment
- * as curl reads it: ws: uses http_proxy (lower case only, as curl), wss: uses https_proxy or
- * HTTPS_PROXY; all_proxy/ALL_PROXY otherwise; no_proxy/NO_PROXY lists hosts that go direct.
+ * The proxy for `url`: `configured` when it is a URL, none when it is null, else from the environment:
+ * ws: uses http_proxy or HTTP_PROXY (lower case first, as Node and undici read them), wss: uses
+ * https_proxy or HTTPS_PROXY; all_proxy or ALL_PROXY otherwise; no_proxy or NO_PROXY lists the hosts
+ * that go direct, by curl's rules (no-proxy.ts).
  */
 export function proxyFor(
   url: URL,
@@ -27,11 +29,11 @@ export function proxyFor(
   if (configured === null) return undefined;
   if (configured !== undefined) return parseProxyUrl(String(configured));
   const fromEnv =
-    (url.protocol === 'wss:' ? (env.https_proxy ?? env.HTTPS_PROXY) : env.http_proxy) ??
+    (url.protocol === 'wss:' ? (env.https_proxy ?? env.HTTPS_PROXY) : (env.http_proxy ?? env.HTTP_PROXY)) ??
     env.all_proxy ??
     env.ALL_PROXY;
   if (fromEnv === undefined || fromEnv === '') return undefined;
-  if (bypassesProxy(url, env.no_proxy ?? env.NO_PROXY ?? '')) return undefined;
+  if (bypassesProxy(url.hostname, env.no_proxy ?? env.NO_PROXY ?? '')) return undefined;
   return parseProxyUrl(fromEnv);
 }
 
@@ -40,24 +42,6 @@ function parseProxyUrl(text: string): URL {
   if (proxy.protocol !== 'http:')
     throw new TypeError(`only http:// proxies are supported, not ${proxy.protocol}`);
   return proxy;
-}
-
-/** curl's NO_PROXY: '*', or host names matching as suffixes at a dot, optionally with a port. */
-function bypassesProxy(url: URL, noProxy: string): boolean {
-  const host = connectHost(url).toLowerCase();
-  const port = connectPort(url);
-  return noProxy
-    .split(/[\s,]+/)
-    .filter((entry) => entry !== '')
-    .some((entry) => {
-      if (entry === '*') return true;
-      const [pattern = '', entryPort] = entry.startsWith('[')
-        ? [entry.slice(1, entry.indexOf(']')), entry.split(']:')[1]]
-        : entry.split(':');
-      if (entryPort !== undefined && Number(entryPort) !== port) return false;
-      const name = pattern.replace(/^\*?\./, '').toLowerCase();
-      return host === name || host.endsWith(`.${name}`);
-    });
 }
 
 export interface TunnelOptions {

@@ -58,6 +58,8 @@ export async function openTransport(options: TransportOptions, signal: AbortSign
       // Not a blanket acceptance: connect.ts judges the certificate itself (every error, not OpenSSL's
       // one) before a byte of the handshake is sent, and fails unless each error was declared ignorable.
       rejectUnauthorized: false,
+      // The name is checked there too; Node's own check would run against 'localhost' for an IP address.
+      checkServerIdentity: () => undefined,
       ...(options.ca !== undefined && options.ca.length > 0
         ? { ca: [...tls.rootCertificates, ...options.ca] }
         : {}),

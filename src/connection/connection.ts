@@ -132,8 +132,8 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
       this.onDrain();
     });
     socket.on('error', (error: Error) => {
-      // A socket error (a reset, a bad TLS record, a renegotiation attack) ends the connection: TLS
-      // sockets are not destroyed by Node on such errors.
+      // Any socket error ends the connection (1006). Node does not destroy a TLS socket
+      // after a bad record or a renegotiation attack (ERR_TLS_SESSION_ATTACK); left open, it hangs.
       this.socketError ??= error;
       this.socket.destroy();
     });

@@ -12,15 +12,19 @@ import {
   selectSubprotocol,
   validateClientRequest,
 } from '../protocol/handshake.js';
+import { inTlsHandshake } from './tls-handshake.js';
 
-/** Answers an HTTP error on a raw socket and closes it once the answer is written. */
+/**
+ * Answers an HTTP error on a raw socket and closes it once the answer is written; a socket that cannot
+ * carry an answer (closed, or still in its TLS handshake) is destroyed.
+ */
 export function rejectUpgrade(
   socket: Duplex,
   status: number,
   reason: string,
   headers: Record<string, string> = {},
 ): void {
-  if (socket.writable) socket.end(buildErrorResponse(status, reason, headers));
+  if (socket.writable && !inTlsHandshake(socket)) socket.end(buildErrorResponse(status, reason, headers));
   else socket.destroy();
 }
 

@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { DEFAULT_OUTBOUND_BUFFER_SIZE } from '../connection/frame-output.js';
 import { invalidArgument } from '../errors.js';
 import { rejectUpgrade } from './accept-upgrade.js';
+import { trackTlsHandshakes } from './tls-handshake.js';
 
 export type UpgradeHandler = (request: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
 export type AnyHttpServer = http.Server | https.Server;
@@ -40,7 +41,7 @@ export function createUpgradeServer(
   const server =
     tlsOptions === undefined
       ? http.createServer(serverOptions)
-      : https.createServer({ handshakeTimeout: limits.handshakeTimeout, ...tlsOptions, ...serverOptions });
+      : createHttpsServer(limits, tlsOptions, serverOptions);
   // Every TCP connection, including those still in their TLS handshake (which node:http does not track).
   const sockets = new Set<Duplex>();
   server.on('connection', (socket: Duplex) => {
@@ -58,6 +59,21 @@ export function createUpgradeServer(
     if (error.code === 'HPE_HEADER_OVERFLOW') rejectUpgrade(socket, 431, 'request header fields too large');
     else rejectUpgrade(socket, 400, 'malformed HTTP request');
   });
+  return server;
+}
+
+/** The https server: a handshake that times out or fails reaches 'clientError' and is destroyed there. */
+function createHttpsServer(
+  limits: HttpLimits,
+  tlsOptions: https.ServerOptions,
+  serverOptions: https.ServerOptions,
+): https.Server {
+  const server = https.createServer({
+    handshakeTimeout: limits.handshakeTimeout,
+    ...tlsOptions,
+    ...serverOptions,
+  });
+  trackTlsHandshakes(server);
   return server;
 }
 

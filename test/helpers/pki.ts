@@ -70,7 +70,7 @@ export const CLIENT_CN = 'stream-websocket test client';
 
 const SERVER_NAMES = 'DNS:localhost,IP:127.0.0.1';
 
-const EXTENSIONS = {
+export const EXTENSIONS = {
   ca: ['basicConstraints = critical,CA:TRUE', 'keyUsage = critical,keyCertSign,cRLSign'],
   notCa: ['basicConstraints = critical,CA:FALSE'],
   server: (names: string): string[] => [
@@ -184,6 +184,41 @@ export async function createTestPki(): Promise<TestPki> {
   }
 }
 
+/** How `issue` makes a certificate beyond its subject, extensions and issuer. */
+export interface IssueOptions {
+  /** Valid now (the default) or only in January 2020. */
+  expired?: boolean;
+  /** The new certificate's key: EC P-256 (the default) or RSA of this many bits. */
+  rsaBits?: number;
+  /** The digest the issuer signs with (default sha256). */
+  digest?: 'sha256' | 'sha1';
+}
+
+export type Issue = (
+  name: string,
+  subject: string,
+  extensions: readonly string[],
+  issuer: CertificateAndKey | 'self',
+  options?: IssueOptions,
+) => Promise<CertificateAndKey>;
+
+/**
+ * Runs `work` with a certificate factory in a temporary directory (removed afterwards), for tests that
+ * need certificates beyond the standard set. Extensions are OpenSSL config lines.
+ */
+export async function withCertificateFactory<T>(work: (issue: Issue) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'stream-websocket-pki-'));
+  try {
+    const openssl = new OpenSsl(dir);
+    await writeFile(openssl.reqConfig, '[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = unused\n');
+    return await work((name, subject, extensions, issuer, options = {}) =>
+      openssl.issue(name, subject, extensions, options.expired === true ? PAST : CURRENT, issuer, options),
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 class OpenSsl {
   readonly reqConfig: string;
 
@@ -201,6 +236,7 @@ class OpenSsl {
     extensions: readonly string[],
     validity: Validity,
     issuer: CertificateAndKey | 'self',
+    options: Pick<IssueOptions, 'rsaBits' | 'digest'> = {},
   ): Promise<CertificateAndKey> {
     const file = (suffix: string): string => path.join(this.dir, `${name}${suffix}`);
     await this.openssl([
@@ -208,10 +244,9 @@ class OpenSsl {
       '-new',
       '-config',
       this.reqConfig,
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
+      ...(options.rsaBits === undefined
+        ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']
+        : ['-newkey', `rsa:${options.rsaBits}`]),
       '-nodes',
       '-keyout',
       file('.key'),
@@ -236,7 +271,7 @@ class OpenSsl {
       `database = ${path.join(database, 'index.txt')}`,
       `serial = ${path.join(database, 'serial')}`,
       `new_certs_dir = ${database}`,
-      'default_md = sha256',
+      `default_md = ${options.digest ?? 'sha256'}`,
       'policy = policy_any',
       'unique_subject = no',
       'copy_extensions = none',

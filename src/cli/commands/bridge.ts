@@ -13,6 +13,7 @@ import {
   parseCredential,
   parseHostPort,
   parseListen,
+  parseSeconds,
 } from '../args.js';
 import { peerOf, type Command } from '../command.js';
 import { ExitCode, usageError } from '../errors.js';
@@ -20,7 +21,16 @@ import { formatBytes } from '../format.js';
 import { onInterrupt } from '../interrupt.js';
 import { Output } from '../output.js';
 import { splice, TUNNEL_PROTOCOL, TUNNEL_RESET } from '../splice.js';
-import { closeFront, createFront, listen, readTls, refuse } from '../upgrade-server.js';
+import {
+  closeFront,
+  createFront,
+  HANDSHAKE_TIMEOUT_OPTION,
+  HANDSHAKE_TIMEOUT_USAGE,
+  handshakeTimeout,
+  listen,
+  readTls,
+  refuse,
+} from '../upgrade-server.js';
 
 const OPTIONS = {
   ...COMMON_OPTIONS,
@@ -29,6 +39,8 @@ const OPTIONS = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   auth: { type: 'string' },
+  ...HANDSHAKE_TIMEOUT_OPTION,
+  'connect-timeout': { type: 'string' },
 } as const;
 
 const USAGE = `Usage: sws bridge --listen [HOST:]PORT --to HOST:PORT [options]
@@ -39,12 +51,14 @@ carries bytes both ways, as websockify does:
   sws bridge --listen 8080 --to 127.0.0.1:22          (with sws tunnel at the other end)
 Each TCP read goes out as one binary message; the bytes of every message received go to TCP.
 Speaks sws.tunnel.v1 (TCP half-close carried both ways) and plain binary (websockify clients).
-An unreachable target answers the upgrade with HTTP 502.
+An unreachable target (refused, or silent past --connect-timeout) answers the upgrade with HTTP 502.
 
   -l, --listen [HOST:]PORT address to listen on (HOST defaults to 127.0.0.1; PORT 0: any free port)
   --to HOST:PORT           the TCP service each WebSocket connects to
   --tls-cert FILE --tls-key FILE   serve wss: with this certificate and key (PEM)
   --auth user:pass         require these Basic credentials (sws tunnel --user user:pass)
+  --connect-timeout S      answer 502 when HOST:PORT has not accepted within S seconds (default 10)
+${HANDSHAKE_TIMEOUT_USAGE}
   --json                   JSON lines on stdout: "listening", then one per connection
   -q, --quiet              no startup line
   -h, --help               this help`;
@@ -66,6 +80,10 @@ export const bridge: Command = {
     const target = parseHostPort(values.to, '--to');
     const to = `${target.host}:${target.port}`;
     const auth = values.auth === undefined ? undefined : parseCredential(values.auth, '--auth');
+    const connectTimeout =
+      values['connect-timeout'] === undefined
+        ? 10_000
+        : parseSeconds(values['connect-timeout'], '--connect-timeout');
     const tls = await readTls(values['tls-cert'], values['tls-key']);
     const out = new Output({ quiet: values.quiet, json: values.json });
 
@@ -109,11 +127,19 @@ export const bridge: Command = {
     const server = createFront({
       tls,
       auth,
+      handshakeTimeout: handshakeTimeout(values['handshake-timeout']),
       route: (request, raw, head) => {
         const started = performance.now();
         const peer = peerOf(request.socket);
         const tcp = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
         tcp.setNoDelay(true);
+        // A target that drops connection attempts (a full accept queue) is given up on in bounded time.
+        const timer = setTimeout(() => {
+          tcp.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' }));
+        }, connectTimeout);
+        tcp.once('close', () => {
+          clearTimeout(timer);
+        });
         const unreachable = (error: NodeJS.ErrnoException): void => {
           refuse(raw, 502, `cannot connect to ${to} (${error.code ?? error.message})`);
           out.event(`bridge ${peer} → ${to} failed: cannot connect (${error.code ?? error.message})`, {
@@ -126,6 +152,7 @@ export const bridge: Command = {
         };
         tcp.once('error', unreachable);
         tcp.once('connect', () => {
+          clearTimeout(timer);
           tcp.off('error', unreachable);
           tcp.on('error', () => undefined);
           if (raw.destroyed) {

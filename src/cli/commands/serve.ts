@@ -24,7 +24,16 @@ import { onInterrupt } from '../interrupt.js';
 import { openServed, openUpload, READ_CHUNK_BYTES, type LocalOutput } from '../local-files.js';
 import { Meter } from '../meter.js';
 import { Output } from '../output.js';
-import { closeFront, createFront, listen, readTls, refuse } from '../upgrade-server.js';
+import {
+  closeFront,
+  createFront,
+  HANDSHAKE_TIMEOUT_OPTION,
+  HANDSHAKE_TIMEOUT_USAGE,
+  handshakeTimeout,
+  listen,
+  readTls,
+  refuse,
+} from '../upgrade-server.js';
 
 const OPTIONS = {
   ...COMMON_OPTIONS,
@@ -34,6 +43,7 @@ const OPTIONS = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   auth: { type: 'string' },
+  ...HANDSHAKE_TIMEOUT_OPTION,
 } as const;
 
 const USAGE = `Usage: sws serve [--port P] [--host H] [--dir D] [options]
@@ -55,6 +65,7 @@ Options:
   -d, --dir D              directory to serve and store into (default: the current directory)
   --tls-cert FILE --tls-key FILE   serve wss: with this certificate and key (PEM)
   --auth user:pass         require these Basic credentials (sws send/recv --user user:pass)
+${HANDSHAKE_TIMEOUT_USAGE}
   --json                   print JSON lines (a "listening" line first, then one per transfer)
   -q, --quiet              no startup line
   -h, --help               this help`;
@@ -109,6 +120,7 @@ export const serve: Command = {
     const server = createFront({
       tls,
       auth,
+      handshakeTimeout: handshakeTimeout(values['handshake-timeout']),
       route: (request, socket, head) => {
         const target = parseTarget(request.url);
         if ('status' in target) {
