@@ -74,7 +74,7 @@ export function encodeClosePayload(code: number | undefined, reason = ''): Buffe
 
 /** Cuts a reason to what fits in a close frame (123 UTF-8 bytes), at a character boundary. */
 export function truncateReason(reason: string): string {
-  const characters = [...reason];
+  const characters = Array.from(reason);
   while (utf8ByteLength(characters.join('')) > MAX_CLOSE_REASON_BYTES) characters.pop();
   return characters.join('');
 }
