@@ -1094,3 +1094,20 @@ test('a local close() with a messageReceived listener raises no event; later sen
     `status ${late.status}`,
   );
 });
+
+test('writeAsync while a sendNonfinalFrameAsync message is open is refused at once (E_ILLEGAL_METHOD_CALL), not left to wait for ever', async (t) => {
+  const peer = await wsPeer(t);
+  const client = newClient(t);
+  await client.connectAsync(peer.url);
+  await client.sendNonfinalFrameAsync(Buffer.from([1, 2]));
+  const refused = await webSocketErrorOf(
+    () => within(client.outputStream.writeAsync(Buffer.from([9])), 'writeAsync during an open message'),
+    'writeAsync during an open message',
+  );
+  assertHresult(refused, HResult.E_ILLEGAL_METHOD_CALL, 'writeAsync during an open message');
+  // The open message is unharmed and the output stream still works once it is finished.
+  await client.sendFinalFrameAsync(Buffer.from([3]));
+  assert.equal(await within(client.outputStream.writeAsync(Buffer.from([4])), 'writeAsync after the end'), 1);
+  assert.deepEqual([...(await peer.messages.next('the fragmented message')).data], [1, 2, 3]);
+  assert.deepEqual([...(await peer.messages.next('the next message')).data], [4]);
+});
