@@ -36,5 +36,6 @@ export {
   SocketSslErrorSeverity,
 } from './api/enums.js';
 export { InputStream, InputStreamOptions } from './api/input-stream.js';
+export type { PerMessageDeflateOptions } from './protocol/permessage-deflate.js';
 export { OutputStream } from './api/output-stream.js';
 export { WebErrorStatus, WebSocketError, HResult } from './errors.js';

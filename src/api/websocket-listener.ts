@@ -14,6 +14,11 @@ import { finished, type Duplex } from 'node:stream';
 import { illegalMethodCall, invalidArgument, toWebSocketError } from '../errors.js';
 import { CloseCode } from '../protocol/close.js';
 import { subprotocolsProblem } from '../protocol/handshake.js';
+import {
+  deflateOptionsOf,
+  deflateOptionsProblem,
+  type PerMessageDeflateOptions,
+} from '../protocol/permessage-deflate.js';
 import { acceptUpgrade, rejectUpgrade } from '../server/accept-upgrade.js';
 import {
   createUpgradeServer,
@@ -69,6 +74,12 @@ export interface WebSocketListenerOptions<Mode extends ListenerMode = 'stream'> 
   authenticate?: (request: http.IncomingMessage) => boolean | Promise<boolean>;
   /** The WWW-Authenticate challenge of that 401. Default: `Basic realm="WebSocket", charset="UTF-8"`. */
   authenticationChallenge?: string;
+  /**
+   * permessage-deflate (RFC 7692): true accepts a client's offer with the defaults, an object with these
+   * settings (the window and context-takeover ones are imposed on the clients that offer compression).
+   * Default off: it costs CPU and, with context takeover, memory per connection (see the README).
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 export interface ConnectionReceivedEventArgs<Mode extends ListenerMode = 'stream'> {
@@ -95,9 +106,10 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
   private readonly options: Required<
     Omit<
       WebSocketListenerOptions,
-      'supportedProtocols' | 'mode' | 'tls' | 'authenticate' | 'authenticationChallenge'
+      'supportedProtocols' | 'mode' | 'tls' | 'authenticate' | 'authenticationChallenge' | 'perMessageDeflate'
     >
   >;
+  private readonly perMessageDeflate: PerMessageDeflateOptions | undefined;
   private readonly tlsOptions: https.ServerOptions | undefined;
   private readonly authenticate: WebSocketListenerOptions['authenticate'];
   private readonly challenge: string;
@@ -117,6 +129,9 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
     this.supportedProtocols = [...(options.supportedProtocols ?? [])];
     const problem = subprotocolsProblem(this.supportedProtocols);
     if (problem !== undefined) throw invalidArgument(problem);
+    const deflateProblem = deflateOptionsProblem(options.perMessageDeflate ?? false);
+    if (deflateProblem !== undefined) throw invalidArgument(deflateProblem);
+    this.perMessageDeflate = deflateOptionsOf(options.perMessageDeflate ?? false);
     this.tlsOptions = options.tls;
     this.authenticate = options.authenticate;
     this.challenge = options.authenticationChallenge ?? 'Basic realm="WebSocket", charset="UTF-8"';
@@ -202,7 +217,7 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
   }
 
   private accept(request: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    const accepted = acceptUpgrade(request, socket, head, this.supportedProtocols);
+    const accepted = acceptUpgrade(request, socket, head, this.supportedProtocols, this.perMessageDeflate);
     if (accepted === undefined) return;
     const connectionOptions = {
       role: 'server',

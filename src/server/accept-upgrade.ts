@@ -1,5 +1,6 @@
 // The server's half of the opening handshake on a raw upgraded socket: check the request, answer 101
-// with the chosen subprotocol, or answer an HTTP error and close — never leave a client hanging.
+// with the chosen subprotocol and extensions, or answer an HTTP error and close — never leave a client
+// hanging.
 
 import type { Buffer } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
@@ -12,6 +13,7 @@ import {
   selectSubprotocol,
   validateClientRequest,
 } from '../protocol/handshake.js';
+import { answerDeflateOffers, type PerMessageDeflateOptions } from '../protocol/permessage-deflate.js';
 import { inTlsHandshake } from './tls-handshake.js';
 
 /**
@@ -29,14 +31,15 @@ export function rejectUpgrade(
 }
 
 /**
- * Validates the upgrade request and answers it. Returns the open socket, or undefined after answering
- * 400, 405 or 426.
+ * Validates the upgrade request and answers it, accepting permessage-deflate when `perMessageDeflate` is
+ * given and the client offers it. Returns the open socket, or undefined after answering 400, 405 or 426.
  */
 export function acceptUpgrade(
   request: IncomingMessage,
   socket: Duplex,
   head: Buffer,
   supportedProtocols: readonly string[],
+  perMessageDeflate?: PerMessageDeflateOptions,
 ): UpgradedSocket | undefined {
   const check = validateClientRequest(request);
   if (!check.ok) {
@@ -44,6 +47,10 @@ export function acceptUpgrade(
     return undefined;
   }
   const protocol = selectSubprotocol(check.protocols, supportedProtocols);
-  socket.write(buildServerResponse(check.key, protocol));
-  return { socket, head, protocol };
+  const { extensions, deflate } =
+    perMessageDeflate === undefined
+      ? { extensions: '', deflate: undefined }
+      : answerDeflateOffers(request.headers['sec-websocket-extensions'], perMessageDeflate);
+  socket.write(buildServerResponse(check.key, protocol, extensions));
+  return { socket, head, protocol, extensions, deflate };
 }
