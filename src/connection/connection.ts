@@ -3,9 +3,10 @@
 // IncomingSink with backpressure down to TCP, writes the session's frames (frame-output.ts), lets one
 // outgoing message at a time own the wire, and runs the timers: keep-alive, unsolicited pongs, the
 // grace for answering the peer's close, and the close timeout. With permessage-deflate it inflates and
-// deflates messages section by section (message-inflater.ts, message-deflater.ts): while a received
-// section is being inflated the session reads no further, so frames stay in order and the inflated
-// output is under the same backpressure as any other.
+// deflates messages section by section (message-inflater.ts, message-deflater.ts): the session reads no
+// further while too much waits to be inflated, or while the end of a compressed message has not been
+// handed on, so messages stay in order and the inflated output is under the same backpressure as any
+// other.
 
 import { Buffer } from 'node:buffer';
 import type { Duplex } from 'node:stream';
@@ -90,7 +91,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   private readonly compressionThreshold: number;
   /** The message being received is compressed. */
   private inflating = false;
-  /** The session reads no further until the inflater has taken what it was given. */
+  /** The session reads no further until the inflater takes input again. */
   private inputHeld = false;
   /** The message being sent is compressed (decided at its first frame). */
   private sendingCompressed = false;
@@ -157,7 +158,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
           fail: (violation) => {
             this.onViolation(violation);
           },
-          idle: () => {
+          drained: () => {
             this.releaseInput();
           },
         },
@@ -272,7 +273,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     this.socket.pause();
   }
 
-  /** The inflater works on a section: the session reads no further (no later frame) until it is done. */
+  /** The inflater has enough: the session reads no further (no later frame) until it drains. */
   private holdInput(): void {
     if (this.inputHeld) return;
     this.inputHeld = true;
@@ -280,7 +281,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     this.socket.pause();
   }
 
-  /** The inflater took everything: the session reads on from where it stopped. */
+  /** The inflater takes input again: the session reads on from where it stopped. */
   private releaseInput(): void {
     if (!this.inputHeld) return;
     this.inputHeld = false;
@@ -305,8 +306,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   onMessageData(section: Buffer): void {
     if (!this.inboundOpen) return;
     if (this.inflating) {
-      this.holdInput();
-      this.inflater!.write(section);
+      if (!this.inflater!.write(section)) this.holdInput();
     } else {
       this.sections.add(section);
     }

@@ -68,8 +68,8 @@ export class MessageDeflater {
         }
         const stream = this.deflaterStream();
         this.pieces = [];
-        if (input.length > 0) stream.write(input);
-        stream.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+        // One zlib operation: the stream flushes (Z_SYNC_FLUSH) at the end of every write.
+        stream.write(input, () => {
           this.limiter.release();
           if (this.failure !== undefined) {
             reject(this.failure);
@@ -92,6 +92,7 @@ export class MessageDeflater {
     const stream = zlib.createDeflateRaw({
       windowBits: this.options.windowBits,
       memLevel: this.options.memLevel,
+      flush: zlib.constants.Z_SYNC_FLUSH,
     });
     stream.on('data', (piece: Buffer) => {
       this.pieces.push(piece);

@@ -3,10 +3,13 @@
 // application has enough, zlib's output is paused (zlib stops once its small buffer is full) and the
 // connection reads nothing more until it flows again, so a message of any inflated size, a decompression
 // bomb included, costs a bounded amount of memory. The inflated size is counted against the message limit
-// and text is checked as UTF-8 as it comes out. One section is inflated at a time, in a slot of the
-// process-wide zlib limiter that is given back while the output waits for the application. The zlib
-// stream is made when the first compressed message arrives, and dropped after each message when the peer
-// does not take its context over.
+// and text is checked as UTF-8 as it comes out.
+//
+// Sections that arrive while zlib is busy are gathered and inflated together (with the trailer when the
+// message ends), one zlib operation at a time, each in a slot of the process-wide zlib limiter that is
+// given back while the output waits for the application. The zlib stream is made when the first
+// compressed message arrives, and dropped after each message when the peer does not take its context
+// over.
 
 import { Buffer } from 'node:buffer';
 import zlib from 'node:zlib';
@@ -18,6 +21,8 @@ import { zlibLimiter, type ZlibLimiter } from './zlib-limiter.js';
 
 /** RFC 7692 §7.2.2: appended to every compressed message before it is inflated. */
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+/** Compressed bytes that may wait for zlib before the connection stops reading. */
+export const INFLATE_BATCH = 64 * 1024;
 
 export interface InflaterHandler {
   /** A section of the inflated message. False: the application has enough for now (output pauses). */
@@ -26,8 +31,11 @@ export interface InflaterHandler {
   messageEnd(): void;
   /** Not valid deflate data (1007), not valid UTF-8 (1007), or over the size limit (1009). */
   fail(violation: ProtocolError): void;
-  /** Every section given so far was inflated: the connection may read on. */
-  idle(): void;
+  /**
+   * The inflater takes input again: what waited went to zlib, or the message's end was handed on.
+   * Never called from within write() or end().
+   */
+  drained(): void;
 }
 
 export interface InflaterOptions {
@@ -39,16 +47,20 @@ export interface InflaterOptions {
   maxMessageSize: number;
 }
 
-type Operation = { kind: 'data'; input: Buffer } | { kind: 'end' };
-
 export class MessageInflater {
   private stream: zlib.InflateRaw | undefined;
   /** Bytes given to the current zlib stream; zlib's bytesWritten falls behind once its stream ended. */
   private streamFed = 0;
   /** The deflate stream ended (a block with BFINAL): what follows in this message is ignored. */
   private streamEnded = false;
-  private readonly queue: Operation[] = [];
-  /** An operation was handed to zlib and has not completed. */
+  /** Compressed sections waiting for zlib, in order. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** The message's payload is complete: the trailer goes in with the last sections. */
+  private ending = false;
+  /** From end() until the message's end was handed on: input stays held. */
+  private finishing = false;
+  /** A zlib operation is running. */
   private busy = false;
   /** The slot of the limiter held by the running operation. */
   private holdingSlot = false;
@@ -56,6 +68,8 @@ export class MessageInflater {
   private outputPaused = false;
   /** The message's last operation completed; the end is reported once its output has been handed on. */
   private endPending = false;
+  /** write() said no: drained() is owed once input is taken again. */
+  private full = false;
   private closed = false;
   private utf8: Utf8Validator | undefined;
   private inflatedBytes = 0;
@@ -75,16 +89,28 @@ export class MessageInflater {
     this.fedBytes = 0;
   }
 
-  /** A section of the message's compressed payload (a view of received bytes). */
-  write(section: Buffer): void {
-    if (section.length === 0) return;
-    this.queue.push({ kind: 'data', input: section });
-    this.pump();
+  /**
+   * A section of the message's compressed payload (a view of received bytes). False: enough waits for
+   * zlib; the connection should read no further until drained().
+   */
+  write(section: Buffer): boolean {
+    if (section.length > 0) {
+      this.pending.push(section);
+      this.pendingBytes += section.length;
+      this.pump();
+    }
+    if (this.pendingBytes < INFLATE_BATCH) return true;
+    this.full = true;
+    return false;
   }
 
-  /** The message's payload is complete: the trailer goes in, and messageEnd() follows its output. */
+  /**
+   * The message's payload is complete: messageEnd() follows its output, then drained(). The connection
+   * reads no further meanwhile.
+   */
   end(): void {
-    this.queue.push({ kind: 'end' });
+    this.ending = true;
+    this.finishing = true;
     this.pump();
   }
 
@@ -108,49 +134,42 @@ export class MessageInflater {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.queue.length = 0;
+    this.pending = [];
+    this.pendingBytes = 0;
     this.releaseSlot();
     this.dropStream();
   }
 
-  /** Frees zlib's memory; the next compressed message starts a new stream. */
-  private dropStream(): void {
-    this.stream?.close();
-    this.stream = undefined;
-    this.streamFed = 0;
-    this.streamEnded = false;
-  }
-
+  /** Starts the next zlib operation with everything that waits, if it may start. */
   private pump(): void {
     if (this.busy || this.outputPaused || this.closed || this.endPending) return;
-    const operation = this.queue.shift();
-    if (operation === undefined) return;
+    if (this.pendingBytes === 0 && !this.ending) return;
+    const final = this.ending;
+    const sections = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.ending = false;
     this.busy = true;
-    if (operation.kind === 'end' && this.fedBytes === 0) {
-      // An empty compressed message: the trailer alone is no complete deflate block (RFC 7692 §7.2.3.6
-      // compresses an empty message to 0x00), so it is not fed, lest it leave the context half-read.
+    if (this.streamEnded || (final && this.fedBytes === 0 && sections.length === 0)) {
+      // After a final block the deflate stream is over: the rest of the message means nothing. And an
+      // empty compressed message is not fed at all: the trailer alone is no complete block (RFC 7692
+      // §7.2.3.6 compresses an empty message to 0x00), and would leave the context half-read.
       process.nextTick(() => {
-        this.completed(operation);
+        this.completed(final);
       });
       return;
     }
-    if (this.streamEnded) {
-      // After a final block the deflate stream is over: the rest of the message means nothing.
-      process.nextTick(() => {
-        this.completed(operation);
-      });
-      return;
-    }
+    if (final) sections.push(TRAILER);
+    const input = sections.length === 1 ? sections[0]! : Buffer.concat(sections);
     this.limiter.acquire(() => {
       if (this.closed || this.outputPaused) {
         // Closed, or the application has enough since the operation queued for its slot: it waits.
         this.limiter.release();
         this.busy = false;
-        this.queue.unshift(operation);
+        if (!this.closed) this.requeue(final ? sections.slice(0, -1) : sections, final);
         return;
       }
       this.holdingSlot = true;
-      const input = operation.kind === 'data' ? operation.input : TRAILER;
       const stream = this.inflaterStream();
       this.fedBytes += input.length;
       this.streamFed += input.length;
@@ -159,26 +178,27 @@ export class MessageInflater {
         if (this.closed) return;
         // zlib stops taking input at the end of a final block; the rest is not part of the stream.
         if (stream.bytesWritten < this.streamFed) this.streamEnded = true;
-        this.completed(operation);
+        this.completed(final);
       });
     });
   }
 
-  private completed(operation: Operation): void {
+  /** Puts an operation that could not start back in front of what arrived since. */
+  private requeue(sections: Buffer[], final: boolean): void {
+    this.pending = [...sections, ...this.pending];
+    this.pendingBytes = this.pending.reduce((sum, section) => sum + section.length, 0);
+    this.ending ||= final;
+  }
+
+  private completed(final: boolean): void {
     this.busy = false;
-    if (operation.kind === 'end') {
+    if (final) {
       this.endPending = true;
       this.finishIfDelivered();
       return;
     }
-    this.next();
-  }
-
-  /** The next operation, or the news that there is none. */
-  private next(): void {
-    if (this.closed) return;
-    if (this.queue.length > 0) this.pump();
-    else this.handler.idle();
+    this.pump();
+    this.signalDrained();
   }
 
   /** The end of the message is reported once zlib holds no more of its output. */
@@ -190,8 +210,16 @@ export class MessageInflater {
       return;
     }
     if (this.options.noContextTakeover || this.streamEnded) this.dropStream();
+    this.finishing = false;
     this.handler.messageEnd();
-    this.next();
+    this.full = true;
+    this.signalDrained();
+  }
+
+  private signalDrained(): void {
+    if (this.closed || this.finishing || !this.full || this.pendingBytes >= INFLATE_BATCH) return;
+    this.full = false;
+    this.handler.drained();
   }
 
   private inflaterStream(): zlib.InflateRaw {
@@ -209,6 +237,14 @@ export class MessageInflater {
     if (this.outputPaused) stream.pause();
     this.stream = stream;
     return stream;
+  }
+
+  /** Frees zlib's memory; the next compressed message starts a new stream. */
+  private dropStream(): void {
+    this.stream?.close();
+    this.stream = undefined;
+    this.streamFed = 0;
+    this.streamEnded = false;
   }
 
   private output(section: Buffer): void {
