@@ -295,6 +295,29 @@ void describe('permessage-deflate: receiving', () => {
     assert.ok(compressed.length * 5 < text.length, `${compressed.length} compressed bytes`);
   });
 
+  test('a large compressed message in many frames, followed at once by two more, is echoed whole and in order', async (t) => {
+    const { port } = await echoListener(t, { threshold: NEVER });
+    const client = await rawClient(port);
+    const large = randomBytes(400 * 1024);
+    const compressed = deflateAlone(large);
+    const cuts = Array.from(
+      { length: Math.floor(compressed.length / 16_384) },
+      (_unused, index) => (index + 1) * 16_384,
+    );
+    client.send(
+      Buffer.concat([
+        compressedFrames(BINARY, compressed, cuts),
+        compressedFrames(TEXT, deflateAlone(Buffer.from('second'))),
+        compressedFrames(TEXT, deflateAlone(Buffer.from('third'))),
+      ]),
+    );
+    await client.until(() => messagesOf(client.frames).length === 3, 10_000, 'three echoes');
+    assert.deepEqual(
+      messagesOf(client.frames).map((message) => message.payload),
+      [large, Buffer.from('second'), Buffer.from('third')],
+    );
+  });
+
   test('messages that refer back to earlier ones (context takeover) are inflated in order', async (t) => {
     const { port } = await echoListener(t, { threshold: NEVER });
     const client = await rawClient(port);
