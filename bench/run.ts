@@ -48,6 +48,13 @@ const BENCHES: readonly BenchEntry[] = [
     timeoutMs: 300_000,
   },
   { name: 'soak', file: 'soak.js', description: '1000 connections echo, server growth', timeoutMs: 300_000 },
+  {
+    name: 'compression',
+    file: 'compression.js',
+    description:
+      'permessage-deflate: MB/s against ws, memory per compressing connection against ws and Python',
+    timeoutMs: 900_000,
+  },
 ];
 
 const { values, positionals } = parseArgs({
