@@ -13,7 +13,7 @@ import { MessageDeflater } from '../src/connection/message-deflater.js';
 import { INFLATE_BATCH, MessageInflater } from '../src/connection/message-inflater.js';
 import { ZlibLimiter } from '../src/connection/zlib-limiter.js';
 import type { ProtocolError } from '../src/protocol/protocol-error.js';
-import { deflateAlone, inflateAlone } from './helpers/deflate-peer.js';
+import { deflateAlone, deflateBomb, inflateAlone } from './helpers/deflate-peer.js';
 import { within } from './helpers/within.js';
 
 type Event =
@@ -117,6 +117,29 @@ void describe('MessageInflater', () => {
     assert.ok(sections.length > before);
     assert.deepEqual(Buffer.concat(sections), data);
     assert.equal(events.filter((event) => event.kind === 'fail').length, 0);
+  });
+
+  test('a long inflation lets a waiting one go first: a bomb does not keep the zlib slot to itself', async () => {
+    const limiter = new ZlibLimiter(1);
+    const bomb = recordingInflater({}, limiter);
+    const small = recordingInflater({}, limiter);
+    const finished: string[] = [];
+    bomb.inflater.startMessage(false);
+    bomb.inflater.write(deflateBomb(64));
+    bomb.inflater.end();
+    small.inflater.startMessage(true);
+    small.inflater.write(deflateAlone(Buffer.from('my turn')));
+    small.inflater.end();
+    await Promise.all([
+      small.next('end').then(() => finished.push('small')),
+      bomb.next('end').then(() => finished.push('bomb')),
+    ]);
+    assert.deepEqual(finished, ['small', 'bomb']);
+    assert.equal(Buffer.concat(small.sections).toString(), 'my turn');
+    assert.equal(
+      bomb.sections.reduce((sum, section) => sum + section.length, 0),
+      64 * 1024 * 1024,
+    );
   });
 
   test('ignores what follows a final deflate block, and starts the next message afresh', async () => {

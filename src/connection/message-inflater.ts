@@ -23,6 +23,11 @@ import { zlibLimiter, type ZlibLimiter } from './zlib-limiter.js';
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 /** Compressed bytes that may wait for zlib before the connection stops reading. */
 export const INFLATE_BATCH = 64 * 1024;
+/**
+ * Inflated bytes one operation produces before it lets other connections' operations go first, when
+ * some wait: 64 KiB of deflate can inflate to 64 MiB, and a bomb must not keep a slot for that long.
+ */
+export const INFLATE_TURN = 1024 * 1024;
 
 export interface InflaterHandler {
   /** A section of the inflated message. False: the application has enough for now (output pauses). */
@@ -66,6 +71,10 @@ export class MessageInflater {
   private holdingSlot = false;
   /** The application has enough: no operation starts, zlib's output waits. */
   private outputPaused = false;
+  /** The running operation gave its slot to others and waits for one again (zlib's output waits). */
+  private yielding = false;
+  /** Inflated bytes since the running operation took its slot. */
+  private turnBytes = 0;
   /** The message's last operation completed; the end is reported once its output has been handed on. */
   private endPending = false;
   /** write() said no: drained() is owed once input is taken again. */
@@ -126,7 +135,7 @@ export class MessageInflater {
   resumeOutput(): void {
     if (!this.outputPaused || this.closed) return;
     this.outputPaused = false;
-    this.stream?.resume();
+    if (!this.yielding) this.stream?.resume();
     this.pump();
   }
 
@@ -142,7 +151,7 @@ export class MessageInflater {
 
   /** Starts the next zlib operation with everything that waits, if it may start. */
   private pump(): void {
-    if (this.busy || this.outputPaused || this.closed || this.endPending) return;
+    if (this.busy || this.outputPaused || this.yielding || this.closed || this.endPending) return;
     if (this.pendingBytes === 0 && !this.ending) return;
     const final = this.ending;
     const sections = this.pending;
@@ -170,6 +179,7 @@ export class MessageInflater {
         return;
       }
       this.holdingSlot = true;
+      this.turnBytes = 0;
       const stream = this.inflaterStream();
       this.fedBytes += input.length;
       this.streamFed += input.length;
@@ -262,7 +272,28 @@ export class MessageInflater {
       return;
     }
     if (!this.handler.data(section)) this.pauseOutput();
+    this.turnBytes += section.length;
+    if (this.turnBytes >= INFLATE_TURN && this.holdingSlot && this.limiter.isWanted) this.yieldSlot();
     this.finishIfDelivered();
+  }
+
+  /** Lets the operations that wait for a slot go first; zlib's output waits until a slot is back. */
+  private yieldSlot(): void {
+    this.yielding = true;
+    this.stream?.pause();
+    this.releaseSlot();
+    this.limiter.acquire(() => {
+      this.yielding = false;
+      if (this.closed || !this.busy) {
+        // Closed, or the operation completed meanwhile (its rest fitted in zlib's buffer).
+        this.limiter.release();
+        this.pump();
+        return;
+      }
+      this.holdingSlot = true;
+      this.turnBytes = 0;
+      if (!this.outputPaused) this.stream?.resume();
+    });
   }
 
   private violation(code: CloseCode, reason: string): void {

@@ -18,6 +18,11 @@ export class ZlibLimiter {
     return this.running;
   }
 
+  /** Operations are waiting for a slot: a long one should let them go first. */
+  get isWanted(): boolean {
+    return this.waiting.length > 0;
+  }
+
   /** Calls `start` once a slot is free (at once when one is); the slot is held until release(). */
   acquire(start: () => void): void {
     if (this.running < this.limit) {
