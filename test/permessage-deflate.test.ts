@@ -202,27 +202,35 @@ void describe('permessage-deflate: negotiation', () => {
     assert.equal(server.information.extensions, agreed);
   });
 
-  test('nothing is offered or agreed unless both sides turn it on', async (t) => {
+  test('it is offered only when the client turns it on, and agreed only when the listener does too', async (t) => {
     const offers: string[] = [];
     const raw = await rawWebSocketServer(t, (connection) => {
       offers.push(/sec-websocket-extensions: *(.*)/i.exec(connection.requestHead)?.[1] ?? '(none)');
     });
-    const plain = new StreamWebSocket();
-    t.after(() => {
-      plain.close();
-    });
-    await plain.connectAsync(raw.url);
-    assert.deepEqual(offers, ['(none)']);
+    for (const perMessageDeflate of [false, true]) {
+      const client = new StreamWebSocket();
+      client.control.perMessageDeflate = perMessageDeflate;
+      t.after(() => {
+        client.close();
+      });
+      await client.connectAsync(raw.url);
+    }
+    assert.deepEqual(offers, ['(none)', 'permessage-deflate; client_max_window_bits']);
 
-    const off = await listen(t);
-    const client = new StreamWebSocket();
-    client.control.perMessageDeflate = true;
-    t.after(() => {
-      client.close();
-    });
-    await client.connectAsync(off.url);
-    assert.equal(client.information.extensions, '');
-    assert.equal((await off.next()).information.extensions, '');
+    for (const [listening, agreed] of [
+      [false, ''],
+      [true, 'permessage-deflate'],
+    ] as const) {
+      const bound = await listen(t, { perMessageDeflate: listening });
+      const client = new StreamWebSocket();
+      client.control.perMessageDeflate = true;
+      t.after(() => {
+        client.close();
+      });
+      await client.connectAsync(bound.url);
+      assert.equal(client.information.extensions, agreed);
+      assert.equal((await bound.next()).information.extensions, agreed);
+    }
   });
 
   for (const [answer, problem] of [
