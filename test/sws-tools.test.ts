@@ -156,6 +156,39 @@ void describe('sws tunnel in front of Debian websockify', { timeout: 120_000 }, 
   });
 });
 
+void describe('sws tunnel to a server that chooses no subprotocol', { timeout: 60_000 }, () => {
+  void it('carries plain bytes both ways (a `ws` echo server)', async (t) => {
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    server.on('connection', (socket) => {
+      socket.on('message', (data: Buffer) => {
+        socket.send(data);
+      });
+    });
+    await once(server, 'listening');
+    t.after(() => {
+      server.close();
+    });
+    const url = `ws://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
+    const tunnel = await service(['tunnel', '--listen', '0', '--to', url]);
+    t.after(() => stop(tunnel.child));
+    const client = net.connect({ host: '127.0.0.1', port: tunnel.port });
+    // Stopping the tunnel (Ctrl-C) at the end resets this connection.
+    client.on('error', () => undefined);
+    t.after(() => client.destroy());
+    const data = Buffer.from(Array.from({ length: MiB }, (_, index) => (index * 13) & 0xff));
+    let echoed = Buffer.alloc(0);
+    const all = new Promise<void>((resolve) => {
+      client.on('data', (chunk: Buffer) => {
+        echoed = Buffer.concat([echoed, chunk]);
+        if (echoed.length >= data.length) resolve();
+      });
+    });
+    client.write(data);
+    await within(all, 20_000, 'the echo through the tunnel');
+    assert.equal(sha256(echoed), sha256(data));
+  });
+});
+
 void describe('sws bridge with a binary-subprotocol client (as noVNC is)', { timeout: 60_000 }, () => {
   void it('accepts "binary", carries bytes both ways to a TCP echo service', async (t) => {
     const echo = net.createServer((socket) => socket.pipe(socket));
