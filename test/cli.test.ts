@@ -88,7 +88,7 @@ void describe('sws: usage', { timeout: 60_000 }, () => {
     const { code, stdout } = await sws(['--help']);
     assert.equal(code, 0);
     const help = stdout.toString();
-    for (const command of ['serve', 'send', 'recv', 'connect', 'tunnel', 'bridge', 'demo']) {
+    for (const command of ['serve', 'send', 'recv', 'connect', 'listen', 'tunnel', 'bridge', 'demo']) {
       assert.match(help, new RegExp(`^  ${command} `, 'm'));
     }
     for (const exitCode of ['0', '2', '3', '4', '5', '6', '130'])
@@ -105,6 +105,9 @@ void describe('sws: usage', { timeout: 60_000 }, () => {
       ['send', 'only-a-file'],
       ['recv', '--bogus', 'ws://x/'],
       ['recv', 'http://x/y'],
+      ['listen'],
+      ['listen', '8080', '--text', '--binary'],
+      ['connect', '--close-timeout', 'soon', 'ws://127.0.0.1:9/'],
     ]) {
       const { code, stderr } = await sws(args);
       assert.equal(code, 2, `sws ${args.join(' ')}: ${stderr}`);

@@ -489,7 +489,7 @@ void test('subprotocols: the first of the client offers the server supports is c
   const { socket, request } = await within(serverSide, 2000, 'connectionReceived');
   assert.equal(ws.information.protocol, 'c');
   assert.equal(socket.information.protocol, 'c');
-  assert.equal(request.headers['sec-websocket-protocol'], 'a, c, b');
+  assert.equal(request.headers['sec-websocket-protocol'], 'a,c,b');
 });
 
 void test('subprotocols: none in common → protocol "" on the client, and the connection still opens', async (t) => {

@@ -92,7 +92,8 @@ export function buildClientRequestHeaders(options: ClientRequestOptions): Record
     'Sec-WebSocket-Key': options.key,
     'Sec-WebSocket-Version': '13',
   };
-  if (options.protocols.length > 0) headers['Sec-WebSocket-Protocol'] = options.protocols.join(', ');
+  // Comma without a space, as `ws` sends it: websockify splits the list on ',' and does not trim.
+  if (options.protocols.length > 0) headers['Sec-WebSocket-Protocol'] = options.protocols.join(',');
   for (const [name, value] of options.extraHeaders) {
     const existing = Object.keys(headers).find((known) => known.toLowerCase() === name.toLowerCase());
     if (existing === undefined) headers[name] = value;

@@ -72,8 +72,8 @@ void describe('buildClientRequestHeaders', () => {
     assert.equal(build('wss://[2001:db8::1]/').Host, '[2001:db8::1]');
   });
 
-  void it('offers the subprotocols in order, and none when the list is empty', () => {
-    assert.equal(build('ws://h/', ['chat.v2', 'chat.v1'])['Sec-WebSocket-Protocol'], 'chat.v2, chat.v1');
+  void it('offers the subprotocols in order (comma-separated without spaces, which websockify needs), and none when the list is empty', () => {
+    assert.equal(build('ws://h/', ['chat.v2', 'chat.v1'])['Sec-WebSocket-Protocol'], 'chat.v2,chat.v1');
     assert.equal('Sec-WebSocket-Protocol' in build('ws://h/'), false);
   });
 
