@@ -6,7 +6,7 @@ export { ServerStreamWebSocket } from './api/server-stream-websocket.js';
 export { ServerMessageWebSocket } from './api/server-message-websocket.js';
 export { MessageWebSocketMessageReceivedEventArgs } from './api/message-received-event-args.js';
 export { DEFAULT_WHOLE_MESSAGE_LIMIT, type MessageReceivedHandler } from './api/message-socket.js';
-export type { IncomingMessage } from './connection/incoming-message.js';
+export type { WebSocketIncomingMessage } from './connection/incoming-message.js';
 export { WebSocketListener } from './api/websocket-listener.js';
 export type {
   ConnectionReceivedEventArgs,

@@ -17,7 +17,7 @@ import { WebSocketServer, type WebSocket as WsSocket } from 'ws';
 
 import {
   HResult,
-  type IncomingMessage,
+  type WebSocketIncomingMessage,
   MessageWebSocket,
   type MessageWebSocketMessageReceivedEventArgs,
   MessageWebSocketReceiveMode,
@@ -788,9 +788,9 @@ test('a 256 MiB message from openMessage() flows through messages() in bounded m
       const hash = createHash('sha256');
       let length = 0;
       for await (const section of message) {
-        hash.update(section as Buffer);
-        length += (section as Buffer).length;
-        if ((length & (16 * MIB - 1)) < (section as Buffer).length) {
+        hash.update(section);
+        length += section.length;
+        if ((length & (16 * MIB - 1)) < section.length) {
           maxRss = Math.max(maxRss, process.memoryUsage.rss());
         }
       }
@@ -830,7 +830,7 @@ test('leaving a large message half read (break) or unread (continue): the rest i
           // A slow application: by now the message's buffer is full and the socket is paused.
           await delay(200);
           for await (const section of message) {
-            got.push(`first section of ${(section as Buffer).length > 0 ? 'large' : 'empty'}`);
+            got.push(`first section of ${section.length > 0 ? 'large' : 'empty'}`);
             break;
           }
           continue;
@@ -900,7 +900,7 @@ test('a message sent right after the handshake waits for messages() attached lat
   assert.equal(first.value.messageType, SocketMessageType.Utf8);
   assert.equal((await readStream(first.value)).toString(), 'early bird');
   const second = await within(iterator.next(), 'the second message');
-  assert.equal((await readStream(second.value as IncomingMessage)).toString(), 'second');
+  assert.equal((await readStream(second.value as WebSocketIncomingMessage)).toString(), 'second');
 });
 
 test('messages sent in connectionReceived wait for a messageReceived listener added later', async (t) => {
@@ -931,10 +931,10 @@ test('a frame that arrives in the same packet as the 101 response is not lost', 
   await delay(100);
   const iterator = client.messages();
   const first = await within(iterator.next(), 'the first message');
-  assert.equal((await readStream(first.value as IncomingMessage)).toString(), 'in the head');
+  assert.equal((await readStream(first.value as WebSocketIncomingMessage)).toString(), 'in the head');
   const second = await within(iterator.next(), 'the second message');
-  assert.equal((second.value as IncomingMessage).messageType, SocketMessageType.Binary);
-  assert.deepEqual([...(await readStream(second.value as IncomingMessage))], [1]);
+  assert.equal((second.value as WebSocketIncomingMessage).messageType, SocketMessageType.Binary);
+  assert.deepEqual([...(await readStream(second.value as WebSocketIncomingMessage))], [1]);
 });
 
 test('many small messages nobody pulls yet are bounded too: the socket is not read on without limit', async (t) => {

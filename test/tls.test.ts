@@ -28,7 +28,7 @@ import {
   WebSocketListener,
   WebSocketServerCustomValidationRequestedEventArgs,
   type ConnectionReceivedEventArgs,
-  type IncomingMessage,
+  type WebSocketIncomingMessage,
   type ListenerMode,
   type ServerMessageWebSocket,
   type ServerStreamWebSocket,
@@ -304,12 +304,12 @@ async function streamRoundTrip(client: StreamWebSocket, server: ServerStreamWebS
 }
 
 async function firstMessageText(socket: {
-  messages(): AsyncIterableIterator<IncomingMessage>;
+  messages(): AsyncIterableIterator<WebSocketIncomingMessage>;
 }): Promise<string> {
   const next = await within(socket.messages().next(), 'the next message');
   assert.ok(next.done !== true, 'a message should have arrived');
   const sections: Buffer[] = [];
-  for await (const section of next.value) sections.push(section as Buffer);
+  for await (const section of next.value) sections.push(section);
   return Buffer.concat(sections).toString();
 }
 

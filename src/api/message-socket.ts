@@ -6,7 +6,7 @@ import { Buffer } from 'node:buffer';
 import type { Writable } from 'node:stream';
 
 import type { ConnectionOptions, WebSocketConnection } from '../connection/connection.js';
-import { IncomingMessage } from '../connection/incoming-message.js';
+import { WebSocketIncomingMessage } from '../connection/incoming-message.js';
 import { IncomingMessageQueue, type WholeMessage } from '../connection/message-queue.js';
 import { OutgoingMessageStream } from '../connection/outgoing-message-stream.js';
 import type { OutgoingMessage } from '../connection/outgoing-message.js';
@@ -66,7 +66,7 @@ export abstract class MessageSocket extends WebSocketBase {
   /** messageReceived was raised for a message the connection's failure cut short. */
   private failureRaised = false;
   /** A message taken while the last messageReceived listener went away: the next listener gets it. */
-  private held: IncomingMessage | WholeMessage | undefined;
+  private held: WebSocketIncomingMessage | WholeMessage | undefined;
   /** The message that sendNonfinalFrameAsync started, until sendFinalFrameAsync ends it. */
   private fragmented:
     { message: OutgoingMessage; type: SocketMessageType; utf8: Utf8Validator | undefined } | undefined;
@@ -85,9 +85,10 @@ export abstract class MessageSocket extends WebSocketBase {
     });
   }
 
-  /** The settings the socket reads for each message sent and received. */
+  /** @internal The settings the socket reads for each message sent and received. */
   protected abstract get messageSettings(): MessageSettings;
 
+  /** @internal */
   protected override open(opened: UpgradedSocket, options: ConnectionOptions): void {
     const limit = options.maxMessageSize ?? Infinity;
     this.queue.limitWholeMessages(limit === Infinity ? DEFAULT_WHOLE_MESSAGE_LIMIT : limit);
@@ -103,7 +104,7 @@ export abstract class MessageSocket extends WebSocketBase {
    * size moves through in bounded memory. Ends after the peer's close frame; throws (WebSocketError) when
    * the connection fails. Moving on to the next message discards what was not read of the previous one.
    */
-  messages(): AsyncIterableIterator<IncomingMessage> {
+  messages(): AsyncIterableIterator<WebSocketIncomingMessage> {
     this.claim('messages()');
     return this.iterateMessages();
   }
@@ -178,7 +179,7 @@ export abstract class MessageSocket extends WebSocketBase {
     this.consumer = consumer;
   }
 
-  private async *iterateMessages(): AsyncGenerator<IncomingMessage> {
+  private async *iterateMessages(): AsyncGenerator<WebSocketIncomingMessage> {
     for (;;) {
       const message = await this.queue.next();
       if (message === null) return;
@@ -192,7 +193,7 @@ export abstract class MessageSocket extends WebSocketBase {
    */
   private async pumpEvents(): Promise<void> {
     for (;;) {
-      let message: IncomingMessage | WholeMessage | null;
+      let message: WebSocketIncomingMessage | WholeMessage | null;
       try {
         message = this.held ?? (await this.takeNext());
       } catch (error) {
@@ -213,7 +214,7 @@ export abstract class MessageSocket extends WebSocketBase {
         this.pumping = false;
         return;
       }
-      if (message instanceof IncomingMessage) {
+      if (message instanceof WebSocketIncomingMessage) {
         await this.deliverPieces(message);
       } else {
         // Full mode promises the whole message in one buffer: this is where its sections are joined.
@@ -227,14 +228,14 @@ export abstract class MessageSocket extends WebSocketBase {
   }
 
   /** Full mode takes each message whole; partial mode as a stream of its sections. */
-  private takeNext(): Promise<IncomingMessage | WholeMessage | null> {
+  private takeNext(): Promise<WebSocketIncomingMessage | WholeMessage | null> {
     return this.messageSettings.receiveMode === MessageWebSocketReceiveMode.PartialMessage
       ? this.queue.next()
       : this.queue.nextWhole();
   }
 
   /** Each section as it arrives; one is held back so that the last can say it is the last. */
-  private async deliverPieces(message: IncomingMessage): Promise<void> {
+  private async deliverPieces(message: WebSocketIncomingMessage): Promise<void> {
     const decoder = message.messageType === SocketMessageType.Utf8 ? new TextDecoder() : undefined;
     const piece = (data: Buffer, complete: boolean): MessageWebSocketMessageReceivedEventArgs =>
       new MessageWebSocketMessageReceivedEventArgs(
@@ -247,7 +248,7 @@ export abstract class MessageSocket extends WebSocketBase {
     try {
       for await (const section of message) {
         if (held !== undefined) await this.dispatch(piece(held, false));
-        held = section as Buffer;
+        held = section;
       }
     } catch (error) {
       this.failureRaised = true;

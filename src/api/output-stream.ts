@@ -31,7 +31,7 @@ export class OutputStream extends Writable {
     super({ highWaterMark: 0, decodeStrings: true });
   }
 
-  /** Connects the stream to its socket. Until then a write fails: the socket is not connected yet. */
+  /** @internal Connects the stream to its socket. Until then a write fails: not connected yet. */
   bind(prepare: MessagePreparer, flushRefusal: FlushRefusal): void {
     this.prepare = prepare;
     this.flushRefusal = flushRefusal;

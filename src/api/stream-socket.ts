@@ -26,6 +26,7 @@ export abstract class StreamSocket extends WebSocketBase {
     this.outputStream.on('error', ignore);
   }
 
+  /** @internal */
   protected override open(opened: UpgradedSocket, options: ConnectionOptions): void {
     const connection = this.bindConnection(opened, this.inputStream, options);
     this.outputStream.bind(
@@ -34,6 +35,7 @@ export abstract class StreamSocket extends WebSocketBase {
     );
   }
 
+  /** @internal */
   protected override onCloseRequested(): void {
     if (this.connection !== undefined) return;
     const canceled = operationCanceled('the WebSocket was closed before it connected');

@@ -47,7 +47,7 @@ export class Arrivals<T> {
 export function echoStream(socket: ServerStreamWebSocket): void {
   void (async () => {
     try {
-      for await (const section of socket.inputStream as AsyncIterable<Buffer>) {
+      for await (const section of socket.inputStream) {
         await socket.outputStream.writeAsync(section);
       }
     } catch {

@@ -1,0 +1,57 @@
+// Must compile: the public API as the README uses it, under strict, exactOptionalPropertyTypes and
+// noUncheckedIndexedAccess, against the published dist/*.d.ts. `Exactly` checks that a type is what it
+// says, so an `any` (which would pass a plain assignment) fails here.
+import type { Buffer } from 'node:buffer';
+import type http from 'node:http';
+
+import {
+  InputStreamOptions,
+  MessageWebSocket,
+  ServerMessageWebSocket,
+  SocketMessageType,
+  StreamWebSocket,
+  WebErrorStatus,
+  WebSocketError,
+  WebSocketListener,
+  webErrorStatusName,
+  type ServerStreamWebSocket,
+  type WebSocketIncomingMessage,
+} from 'stream-websocket';
+
+type Exactly<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+function expectType<A, B>(exact: Exactly<A, B>): void {
+  void exact;
+}
+
+export async function streams(ws: StreamWebSocket): Promise<void> {
+  for await (const section of ws.inputStream) expectType<typeof section, Buffer>(true);
+  const read = await ws.inputStream.readAsync(new Uint8Array(16), 16, InputStreamOptions.Partial);
+  expectType<typeof read, Buffer>(true);
+  expectType<Awaited<ReturnType<typeof ws.outputStream.writeAsync>>, number>(true);
+}
+
+export async function messages(ws: MessageWebSocket | ServerMessageWebSocket): Promise<void> {
+  for await (const message of ws.messages()) {
+    expectType<typeof message, WebSocketIncomingMessage>(true);
+    expectType<typeof message.messageType, SocketMessageType>(true);
+    for await (const section of message) expectType<typeof section, Buffer>(true);
+  }
+}
+
+export function listeners(): void {
+  const streamListener = new WebSocketListener({ supportedProtocols: ['files.v1'] });
+  streamListener.on('connectionReceived', ({ socket, request }) => {
+    expectType<typeof socket, ServerStreamWebSocket>(true);
+    expectType<typeof request, http.IncomingMessage>(true);
+  });
+  const messageListener = new WebSocketListener({ mode: 'message' });
+  messageListener.on('connectionReceived', ({ socket }) => {
+    expectType<typeof socket, ServerMessageWebSocket>(true);
+  });
+}
+
+export function errors(error: unknown): string {
+  const status = WebSocketError.getStatus(error);
+  expectType<typeof status, WebErrorStatus>(true);
+  return status === WebErrorStatus.CannotConnect ? 'is the server up?' : webErrorStatusName(status);
+}
