@@ -37,4 +37,5 @@ export {
 } from './api/enums.js';
 export { InputStream, InputStreamOptions } from './api/input-stream.js';
 export { OutputStream } from './api/output-stream.js';
+export { MessageOutputStream, type MessageWriteOptions } from './api/message-output-stream.js';
 export { WebErrorStatus, WebSocketError, HResult, webErrorStatusName } from './errors.js';

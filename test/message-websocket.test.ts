@@ -292,6 +292,102 @@ test('writes issued back to back keep the messageType that was set when each wri
   );
 });
 
+test("a text message sent with its own type while a binary pipeline runs: the pipeline's chunks stay binary", async (t) => {
+  const peer = await wsPeer(t);
+  const client = newClient(t);
+  await client.connectAsync(peer.url);
+  // Bytes that are not UTF-8, so a chunk sent as text would be refused instead of slipping through.
+  const chunks = Array.from({ length: 6 }, (_, index) => Buffer.from([0xff, 0xfe, index]));
+  let resume!: () => void;
+  const resumed = new Promise<void>((resolve) => (resume = resolve));
+  async function* upload(): AsyncGenerator<Buffer> {
+    for (const [index, chunk] of chunks.entries()) {
+      if (index === 3) await resumed;
+      yield chunk;
+    }
+  }
+  const running = pipeline(upload(), client.outputStream, { end: false });
+  for (let index = 0; index < 3; index++) {
+    const message = await peer.messages.next(`binary chunk ${index}`);
+    assert.deepEqual(message, { data: chunks[index], isBinary: true });
+  }
+  // Mid-pipeline, with control.messageType left at Binary: one progress message of each per-send kind.
+  await client.outputStream.writeAsync(Buffer.from('50%'), { messageType: SocketMessageType.Utf8 });
+  await client.send('60%');
+  await client.send(Buffer.from('70%'), SocketMessageType.Utf8);
+  resume();
+  await within(running, 'the pipeline');
+  assert.equal(client.control.messageType, SocketMessageType.Binary, 'the socket-wide default is untouched');
+  const rest = [];
+  for (let index = 0; index < 6; index++) rest.push(await peer.messages.next(`message ${index + 3}`));
+  assert.deepEqual(rest, [
+    { data: Buffer.from('50%'), isBinary: false },
+    { data: Buffer.from('60%'), isBinary: false },
+    { data: Buffer.from('70%'), isBinary: false },
+    ...chunks.slice(3).map((data) => ({ data, isBinary: true })),
+  ]);
+});
+
+test('write() keeps the type in force when it was called, though the chunk waits in the queue', async (t) => {
+  const peer = await wsPeer(t);
+  const client = newClient(t);
+  await client.connectAsync(peer.url);
+  const binary = [Buffer.from([0xff, 1]), Buffer.from([0xff, 2])];
+  // Corked: the writes wait in the Writable's queue while control.messageType changes under them.
+  client.outputStream.cork();
+  for (const chunk of binary) client.outputStream.write(chunk);
+  client.control.messageType = SocketMessageType.Utf8;
+  client.outputStream.write('tèxt');
+  client.control.messageType = SocketMessageType.Binary;
+  client.outputStream.uncork();
+  const received = [];
+  for (let index = 0; index < 3; index++) received.push(await peer.messages.next(`message ${index}`));
+  assert.deepEqual(received, [
+    { data: binary[0], isBinary: true },
+    { data: binary[1], isBinary: true },
+    { data: Buffer.from('tèxt'), isBinary: false },
+  ]);
+  assert.equal(client.outputStream.destroyed, false);
+});
+
+test('ServerMessageWebSocket chooses the type per message too; a bad type is E_INVALIDARG', async (t) => {
+  const { client, server } = await connectedPair(t);
+  const atClient = events(client);
+  await server.send('text by default');
+  await server.send(Buffer.from([0xff]));
+  await server.outputStream.writeAsync(Buffer.from('chosen'), { messageType: SocketMessageType.Utf8 });
+  await server.send('bytes of a string', SocketMessageType.Binary);
+  const received = [];
+  for (let index = 0; index < 4; index++) {
+    const e = await atClient.next(`message ${index}`);
+    received.push([e.messageType, e.getData().toString('latin1')]);
+  }
+  assert.deepEqual(received, [
+    [SocketMessageType.Utf8, 'text by default'],
+    [SocketMessageType.Binary, '\xff'],
+    [SocketMessageType.Utf8, 'chosen'],
+    [SocketMessageType.Binary, 'bytes of a string'],
+  ]);
+  const unknownType = 7 as SocketMessageType;
+  const refused = await webSocketErrorOf(
+    () => server.outputStream.writeAsync(Buffer.from('x'), { messageType: unknownType }),
+    'writeAsync with messageType 7',
+  );
+  assertHresult(refused, HResult.E_INVALIDARG, 'writeAsync with messageType 7');
+  assertHresult(
+    await webSocketErrorOf(() => server.openMessage(unknownType), 'openMessage(7)'),
+    HResult.E_INVALIDARG,
+    'openMessage(7)',
+  );
+  const invalidText = await webSocketErrorOf(
+    () => server.send(Buffer.from([0xff]), SocketMessageType.Utf8),
+    'send(invalid UTF-8, Utf8)',
+  );
+  assertHresult(invalidText, HResult.E_INVALIDARG, 'send(invalid UTF-8, Utf8)');
+  await server.send('the stream is still fine');
+  assert.equal((await atClient.next('after the refusals')).getText(), 'the stream is still fine');
+});
+
 test('empty messages, and getData/getText/getDataStream agree', async (t) => {
   const { client, server } = await connectedPair(t);
   const atServer = events(server);

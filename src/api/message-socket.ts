@@ -22,7 +22,8 @@ import { opcodeOf, SocketMessageType } from '../protocol/opcodes.js';
 import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
 import { MessageWebSocketReceiveMode } from './enums.js';
 import { MessageWebSocketMessageReceivedEventArgs } from './message-received-event-args.js';
-import { OutputStream, type PreparedMessage } from './output-stream.js';
+import { MessageOutputStream } from './message-output-stream.js';
+import type { MessageMaker } from './output-stream.js';
 import { WebSocketBase, type UpgradedSocket, type CloseReceivedHandler } from './websocket-base.js';
 
 /* eslint-disable @typescript-eslint/no-unsafe-declaration-merging -- the interface types the class's events, as @types/node does for its own emitters */
@@ -57,8 +58,8 @@ const EMPTY = Buffer.alloc(0);
 export const DEFAULT_WHOLE_MESSAGE_LIMIT = 16 * 1024 * 1024;
 
 export abstract class MessageSocket extends WebSocketBase {
-  /** Each write is sent as one whole message of control.messageType. */
-  readonly outputStream = new OutputStream();
+  /** Each write is sent as one whole message, of the type it chooses or else of control.messageType. */
+  readonly outputStream = new MessageOutputStream();
 
   private readonly queue = new IncomingMessageQueue();
   private consumer: 'messageReceived' | 'messages()' | undefined;
@@ -94,7 +95,7 @@ export abstract class MessageSocket extends WebSocketBase {
     this.queue.limitWholeMessages(limit === Infinity ? DEFAULT_WHOLE_MESSAGE_LIMIT : limit);
     const connection = this.bindConnection(opened, this.queue, options);
     this.outputStream.bind(
-      (payload) => this.prepareWhole(connection, payload),
+      (messageType) => this.wholeMessageMaker(connection, messageType),
       () => this.flushRefusal(),
     );
   }
@@ -115,11 +116,25 @@ export abstract class MessageSocket extends WebSocketBase {
    * connection (1011) rather than let a truncated message look complete.
    */
   openMessage(type: SocketMessageType = this.messageSettings.messageType): Writable {
+    const problem = messageTypeProblem(type);
+    if (problem !== undefined) throw problem;
     const connection = this.requireConnection();
     const message = connection.openMessage(opcodeOf(type));
     const stream = new OutgoingMessageStream(message, type === SocketMessageType.Utf8);
     stream.on('error', ignore);
     return stream;
+  }
+
+  /**
+   * Sends one whole message, as `ws`'s send() does: a string as a text message, bytes as `messageType`
+   * (default control.messageType). The type holds for this message only. Resolves once the socket can
+   * take more.
+   */
+  async send(data: string | Uint8Array, messageType?: SocketMessageType): Promise<void> {
+    const text = typeof data === 'string';
+    await this.outputStream.writeAsync(text ? Buffer.from(data) : data, {
+      messageType: messageType ?? (text ? SocketMessageType.Utf8 : undefined),
+    });
   }
 
   /** Sends a frame of a message that more frames will follow (FIN clear); the type is control.messageType. */
@@ -152,18 +167,28 @@ export abstract class MessageSocket extends WebSocketBase {
     return data.length;
   }
 
-  /** A whole message of the type in force now; a text message must be valid UTF-8. */
-  private prepareWhole(connection: WebSocketConnection, payload: Buffer): PreparedMessage | WebSocketError {
-    if (this.fragmented !== undefined) {
-      return illegalMethodCall(
-        'a message begun with sendNonfinalFrameAsync is still open: end it with sendFinalFrameAsync first',
-      );
-    }
-    const type = this.messageSettings.messageType;
-    if (type === SocketMessageType.Utf8 && !isValidUtf8(payload)) {
-      return invalidArgument('a text message must be valid UTF-8');
-    }
-    return () => connection.sendMessage(opcodeOf(type), payload);
+  /**
+   * Fixes, when a write is made, the type of its whole message: the one it chose, else the one in force
+   * now. A text message must be valid UTF-8.
+   */
+  private wholeMessageMaker(
+    connection: WebSocketConnection,
+    messageType: SocketMessageType | undefined,
+  ): MessageMaker {
+    const type = messageType ?? this.messageSettings.messageType;
+    return (payload) => {
+      const problem = messageTypeProblem(type);
+      if (problem !== undefined) return problem;
+      if (this.fragmented !== undefined) {
+        return illegalMethodCall(
+          'a message begun with sendNonfinalFrameAsync is still open: end it with sendFinalFrameAsync first',
+        );
+      }
+      if (type === SocketMessageType.Utf8 && !isValidUtf8(payload)) {
+        return invalidArgument('a text message must be valid UTF-8');
+      }
+      return () => connection.sendMessage(opcodeOf(type), payload);
+    };
   }
 
   private requireConnection(): WebSocketConnection {
@@ -301,6 +326,13 @@ export abstract class MessageSocket extends WebSocketBase {
       throw error;
     });
   }
+}
+
+/** A message type from JavaScript callers may be anything: only Binary and Utf8 are. */
+function messageTypeProblem(type: number): WebSocketError | undefined {
+  return type === SocketMessageType.Binary || type === SocketMessageType.Utf8
+    ? undefined
+    : invalidArgument(`messageType must be SocketMessageType.Binary (0) or Utf8 (1), not ${String(type)}`);
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<void> {

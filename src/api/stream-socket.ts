@@ -30,7 +30,7 @@ export abstract class StreamSocket extends WebSocketBase {
   protected override open(opened: UpgradedSocket, options: ConnectionOptions): void {
     const connection = this.bindConnection(opened, this.inputStream, options);
     this.outputStream.bind(
-      (payload) => () => connection.sendMessage(Opcode.Binary, payload),
+      () => (payload) => () => connection.sendMessage(Opcode.Binary, payload),
       () => this.flushRefusal(),
     );
   }

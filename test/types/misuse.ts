@@ -4,6 +4,7 @@
 import {
   MessageWebSocket,
   ServerStreamWebSocket,
+  SocketMessageType,
   StreamWebSocket,
   type MessageWebSocketMessageReceivedEventArgs,
 } from 'stream-websocket';
@@ -34,6 +35,10 @@ export async function internals(
   void args.failure;
   // @ts-expect-error -- the listener creates server sockets
   new ServerStreamWebSocket();
+  // @ts-expect-error -- a StreamWebSocket sends binary messages only: no per-send type
+  await ws.outputStream.writeAsync(new Uint8Array(1), { messageType: SocketMessageType.Utf8 });
+  // @ts-expect-error -- the type is a SocketMessageType
+  await new MessageWebSocket().outputStream.writeAsync(new Uint8Array(1), { messageType: 'text' });
   for await (const section of ws.inputStream) {
     // @ts-expect-error -- a section is a Buffer, not any
     const wrong: string = section;

@@ -1,7 +1,7 @@
 // Must compile: the public API as the README uses it, under strict, exactOptionalPropertyTypes and
 // noUncheckedIndexedAccess, against the published dist/*.d.ts. `Exactly` checks that a type is what it
 // says, so an `any` (which would pass a plain assignment) fails here.
-import type { Buffer } from 'node:buffer';
+import { Buffer } from 'node:buffer';
 import type http from 'node:http';
 
 import {
@@ -31,6 +31,10 @@ export async function streams(ws: StreamWebSocket): Promise<void> {
 }
 
 export async function messages(ws: MessageWebSocket | ServerMessageWebSocket): Promise<void> {
+  await ws.outputStream.writeAsync(Buffer.from('50%'), { messageType: SocketMessageType.Utf8 });
+  await ws.outputStream.writeAsync(Buffer.from([1]), {});
+  await ws.send('text');
+  await ws.send(new Uint8Array(1), SocketMessageType.Binary);
   for await (const message of ws.messages()) {
     expectType<typeof message, WebSocketIncomingMessage>(true);
     expectType<typeof message.messageType, SocketMessageType>(true);
