@@ -9,9 +9,13 @@ import http from 'node:http';
 import net from 'node:net';
 import { test, type TestContext } from 'node:test';
 
+import { WebSocket as WsClient } from 'ws';
+
 import {
   InputStreamOptions,
+  MessageWebSocket,
   ServerStreamWebSocket,
+  type ServerMessageWebSocket,
   StreamWebSocket,
   WebErrorStatus,
   WebSocketError,
@@ -676,6 +680,84 @@ void test('connectionReceived gives the HTTP request and a ServerStreamWebSocket
   socket.close(4000, 'bye');
   const info: WebSocketClosedEventArgs = await within(clientClosed, 3000, 'client closed');
   assert.deepEqual(info, { code: 4000, reason: 'bye' });
+});
+
+void test('listener.clients: broadcast to three clients (ws and ours); a closed one leaves; read-only', async (t) => {
+  const listener = new WebSocketListener({ mode: 'message', closeTimeout: 1000 });
+  // Each server socket by the name its client gave in the URL.
+  const byName = new Map<string, ServerMessageWebSocket>();
+  listener.on('connectionReceived', ({ socket, request }) => {
+    byName.set(new URL(request.url ?? '/', 'ws://x').searchParams.get('name') ?? '', socket);
+  });
+  await listener.bindServiceNameAsync(0, '127.0.0.1');
+  t.after(() => within(listener.closeAsync(), 5000, 'closeAsync at test end'));
+  const url = (name: string): string => `ws://127.0.0.1:${listener.information.localPort ?? 0}/?name=${name}`;
+  const view = listener.clients;
+  assert.equal(view.size, 0);
+
+  const [ann, bob] = [new WsClient(url('ann')), new WsClient(url('bob'))];
+  const ours = new MessageWebSocket();
+  t.after(() => {
+    ours.close();
+    ann.terminate();
+    bob.terminate();
+  });
+  await within(
+    Promise.all([once(ann, 'open'), once(bob, 'open'), ours.connectAsync(url('ours'))]),
+    3000,
+    'connects',
+  );
+  // The listener hands a socket out before its 101 reaches the client.
+  assert.equal(listener.clients.size, 3);
+  assert.equal(listener.clients, view, 'one live view, not a copy per read');
+  assert.deepEqual(new Set(view), new Set(byName.values()), 'every open connection, once');
+
+  /** The next text message of each client given, asked for before the broadcast is sent. */
+  const nextTexts = (peers: WsClient[]): Promise<string[]> =>
+    within(
+      Promise.all([
+        ...peers.map(async (peer) => String((await once(peer, 'message'))[0])),
+        new Promise<string>((resolve) => {
+          ours.once('messageReceived', (e) => {
+            resolve(e.getText());
+          });
+        }),
+      ]),
+      3000,
+      'the broadcast',
+    );
+  const broadcast = async (text: string): Promise<void> => {
+    await Promise.all([...view].map((socket) => socket.send(text)));
+  };
+
+  let texts = nextTexts([ann, bob]);
+  await broadcast('first');
+  assert.deepEqual(await texts, ['first', 'first', 'first']);
+
+  // ann leaves: her server socket leaves the view once its closing handshake is over.
+  const annAtServer = byName.get('ann')!;
+  const annClosed = annAtServer.whenClosed();
+  ann.close(1000, 'bye');
+  await within(annClosed, 3000, "ann's server socket closed");
+  assert.equal(view.size, 2);
+  assert.equal(view.has(annAtServer), false);
+  texts = nextTexts([bob]);
+  await broadcast('second');
+  assert.deepEqual(await texts, ['second', 'second']);
+
+  // Read-only, for JavaScript callers too: the listener alone adds and removes.
+  const mutable = view as Set<ServerMessageWebSocket>;
+  const changes = [
+    () => mutable.add(annAtServer),
+    () => mutable.delete(byName.get('bob')!),
+    () => {
+      mutable.clear();
+    },
+  ];
+  for (const change of changes) assert.throws(change, (error: unknown) => error instanceof WebSocketError);
+  assert.equal(view.size, 2);
+  await within(listener.closeAsync(), 5000, 'closeAsync');
+  assert.equal(view.size, 0, 'closeAsync waits for every closing handshake: none is left open');
 });
 
 void test('closeAsync(): open clients see closed with 1001; new connects are refused (CannotConnect)', async (t) => {

@@ -22,6 +22,7 @@ import {
   type AnyHttpServer,
 } from '../server/http-binding.js';
 import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT } from './control.js';
+import { admit, OpenSockets, release } from './open-sockets.js';
 import { ServerMessageWebSocket } from './server-message-websocket.js';
 import { ServerStreamWebSocket } from './server-stream-websocket.js';
 
@@ -104,7 +105,7 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
   private server: AnyHttpServer | undefined;
   private localPort: number | null = null;
   private readonly detachers: (() => void)[] = [];
-  private readonly open = new Set<ServerStreamWebSocket | ServerMessageWebSocket>();
+  private readonly open = new OpenSockets<ServerSocketOf<Mode>>();
   /** Upgrade requests whose authenticate hook has not answered yet. */
   private readonly authenticating = new Set<Duplex>();
   private closing = false;
@@ -128,6 +129,14 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
       keepAliveInterval: options.keepAliveInterval ?? 30_000,
       keepAliveTimeout: options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT,
     };
+  }
+
+  /**
+   * The open connections, live and read-only (as `ws`'s `wss.clients`): a socket is in it from its
+   * connectionReceived until its 'closed' event, so one that is closing may still be there.
+   */
+  get clients(): ReadonlySet<ServerSocketOf<Mode>> {
+    return this.open;
   }
 
   /** The bound port (WinRT StreamSocketListener.Information). */
@@ -211,15 +220,16 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
       keepAliveInterval: this.options.keepAliveInterval,
       keepAliveTimeout: this.options.keepAliveTimeout,
     } as const;
-    const webSocket =
+    const webSocket = (
       this.mode === 'message'
         ? new ServerMessageWebSocket(accepted, connectionOptions)
-        : new ServerStreamWebSocket(accepted, connectionOptions);
-    this.open.add(webSocket);
+        : new ServerStreamWebSocket(accepted, connectionOptions)
+    ) as ServerSocketOf<Mode>;
+    admit(this.open, webSocket);
     webSocket.once('closed', () => {
-      this.open.delete(webSocket);
+      release(this.open, webSocket);
     });
-    this.emit('connectionReceived', { socket: webSocket as ServerSocketOf<Mode>, request });
+    this.emit('connectionReceived', { socket: webSocket, request });
   }
 
   /**

@@ -6,6 +6,7 @@ import {
   ServerStreamWebSocket,
   SocketMessageType,
   StreamWebSocket,
+  WebSocketListener,
   type MessageWebSocketMessageReceivedEventArgs,
 } from 'stream-websocket';
 // @ts-expect-error -- ours is WebSocketIncomingMessage: the name is http's
@@ -33,6 +34,13 @@ export async function internals(
   void ws.information.connected;
   // @ts-expect-error -- the sockets read a failed message's error through the getters
   void args.failure;
+  const listener = new WebSocketListener();
+  for (const socket of listener.clients) {
+    // @ts-expect-error -- listener.clients is read-only
+    listener.clients.delete(socket);
+  }
+  // @ts-expect-error -- listener.clients is read-only
+  listener.clients.clear();
   // @ts-expect-error -- the listener creates server sockets
   new ServerStreamWebSocket();
   // @ts-expect-error -- a StreamWebSocket sends binary messages only: no per-send type

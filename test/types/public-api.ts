@@ -49,6 +49,8 @@ export function listeners(): void {
     expectType<typeof request, http.IncomingMessage>(true);
   });
   const messageListener = new WebSocketListener({ mode: 'message' });
+  for (const socket of messageListener.clients) expectType<typeof socket, ServerMessageWebSocket>(true);
+  expectType<typeof streamListener.clients, ReadonlySet<ServerStreamWebSocket>>(true);
   messageListener.on('connectionReceived', ({ socket }) => {
     expectType<typeof socket, ServerMessageWebSocket>(true);
   });
