@@ -13,8 +13,10 @@ export type {
   ListenerMode,
   ServerSocketOf,
   WebSocketListenerInformation,
+  UpgradeVerdict,
   WebSocketListenerOptions,
 } from './api/websocket-listener.js';
+export { MAX_REFUSAL_BODY, type UpgradeRefusal } from './protocol/error-response.js';
 export {
   MessageWebSocketControl,
   ServerMessageWebSocketControl,

@@ -41,6 +41,10 @@ export async function internals(
   }
   // @ts-expect-error -- listener.clients is read-only
   listener.clients.clear();
+  // @ts-expect-error -- a refusal needs a status
+  new WebSocketListener({ verifyRequest: () => ({ body: 'no' }) });
+  // @ts-expect-error -- header values are strings
+  new WebSocketListener({ verifyRequest: () => ({ status: 403, headers: { 'Retry-After': 30 } }) });
   // @ts-expect-error -- the listener creates server sockets
   new ServerStreamWebSocket();
   // @ts-expect-error -- a StreamWebSocket sends binary messages only: no per-send type

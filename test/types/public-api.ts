@@ -14,7 +14,9 @@ import {
   WebSocketError,
   WebSocketListener,
   webErrorStatusName,
+  type ListenerMode,
   type ServerStreamWebSocket,
+  type UpgradeRefusal,
   type WebSocketIncomingMessage,
 } from 'stream-websocket';
 
@@ -54,6 +56,31 @@ export function listeners(): void {
   messageListener.on('connectionReceived', ({ socket }) => {
     expectType<typeof socket, ServerMessageWebSocket>(true);
   });
+}
+
+export function verification(): WebSocketListener<ListenerMode>[] {
+  const refusal: UpgradeRefusal = { status: 429, headers: { 'Retry-After': '30' } };
+  return [
+    new WebSocketListener({
+      verifyRequest: async (request) => {
+        await Promise.resolve();
+        if (request.headers.cookie === undefined)
+          return { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } };
+        if (request.url === '/banned') {
+          return { status: 403, headers: { 'Content-Type': 'application/json' }, body: '{"error":"banned"}' };
+        }
+        if (request.url === '/bytes') return { status: 500, body: new Uint8Array(1) };
+        if (request.url === '/busy') return refusal;
+      },
+    }),
+    new WebSocketListener({ mode: 'message', verifyRequest: (request) => request.url !== '/no' }),
+    new WebSocketListener({ verifyRequest: () => undefined }),
+    new WebSocketListener({
+      verifyRequest: () => {
+        // Nothing returned: accepted.
+      },
+    }),
+  ];
 }
 
 export function errors(error: unknown): string {
