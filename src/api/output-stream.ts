@@ -49,13 +49,15 @@ export class OutputStream extends Writable {
     encoding?: BufferEncoding | WriteCallback,
     callback?: WriteCallback,
   ): boolean {
-    this.queuedMakers.push(this.makerFor(undefined));
+    // A write the stream refuses (after end or destroy) never reaches _write: nothing to keep for it.
+    const refused = this.destroyed || this.writableEnded || this.errored !== null;
+    if (!refused) this.queuedMakers.push(this.makerFor(undefined));
     try {
       if (typeof encoding === 'function') return super.write(chunk, encoding);
       return encoding === undefined ? super.write(chunk, callback) : super.write(chunk, encoding, callback);
     } catch (error) {
       // Refused at once (a null or non-byte chunk): it never reaches the queue.
-      this.queuedMakers.pop();
+      if (!refused) this.queuedMakers.pop();
       throw error;
     }
   }
@@ -129,7 +131,8 @@ export class OutputStream extends Writable {
     if (this.writableLength === 0 && !this.writableCorked && !this.writableEnded) {
       return this.sendDirectly(message, chunk.length);
     }
-    this.queuedMakers.push(() => message);
+    // After end() the Writable refuses the write itself (and never gets to it).
+    if (!this.writableEnded) this.queuedMakers.push(() => message);
     return new Promise((resolve, reject) => {
       super.write(chunk, (error) => {
         if (error === null || error === undefined) resolve(chunk.length);
