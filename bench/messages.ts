@@ -178,7 +178,7 @@ async function oursEndpoint(config: ChildConfig, fail: Fail): Promise<Endpoint> 
         const pull = async (): Promise<void> => {
           for await (const message of socket.messages()) {
             const sections: Buffer[] = [];
-            for await (const section of message) sections.push(section as Buffer);
+            for await (const section of message) sections.push(section);
             await onData(sections.length === 1 ? sections[0]! : Buffer.concat(sections));
           }
         };

@@ -63,6 +63,18 @@ export const WebErrorStatus = {
 } as const;
 export type WebErrorStatus = (typeof WebErrorStatus)[keyof typeof WebErrorStatus];
 
+const STATUS_NAMES = new Map<number, string>(
+  Object.entries(WebErrorStatus).map(([name, status]) => [status, name]),
+);
+
+/**
+ * The name of a WebErrorStatus member, for logs: `webErrorStatusName(9)` is 'ConnectionAborted'. A number
+ * that is no member comes back as its digits.
+ */
+export function webErrorStatusName(status: number): string {
+  return STATUS_NAMES.get(status) ?? String(status);
+}
+
 /** The HRESULTs we report (unsigned 32-bit values, as winerror.h writes them). */
 export const HResult = {
   E_INVALIDARG: 0x80070057,
@@ -127,9 +139,12 @@ export interface WebSocketErrorOptions {
   closeCode?: number;
 }
 
-/** Every failure of this library: an Error with a WinRT status, an HRESULT and the original cause. */
+/**
+ * Every failure of this library: an Error with a WinRT status, an HRESULT and the original cause. Its
+ * text names the status as Node's own errors name their code: `WebSocketError [ConnectionAborted]: …`,
+ * both in String(error) and on the first line of its stack.
+ */
 export class WebSocketError extends Error {
-  override readonly name = 'WebSocketError';
   readonly status: WebErrorStatus;
   readonly hresult: number;
   /** Set when the connection was failed with this close code (1002, 1007, 1009, …). */
@@ -140,6 +155,22 @@ export class WebSocketError extends Error {
     this.status = status;
     this.hresult = options.hresult ?? hresultOfStatus(status);
     this.closeCode = options.closeCode;
+    // The stack's first line says `WebSocketError: …`: name the status there too.
+    const stack = this.stack;
+    if (stack?.startsWith(this.name) === true) this.stack = this.label + stack.slice(this.name.length);
+  }
+
+  override get name(): string {
+    return 'WebSocketError';
+  }
+
+  /** For example `WebSocketError [ConnectionAborted]: the connection was lost`. */
+  override toString(): string {
+    return `${this.label}: ${this.message}`;
+  }
+
+  private get label(): string {
+    return `WebSocketError [${webErrorStatusName(this.status)}]`;
   }
 
   /**

@@ -6,15 +6,17 @@ export { ServerStreamWebSocket } from './api/server-stream-websocket.js';
 export { ServerMessageWebSocket } from './api/server-message-websocket.js';
 export { MessageWebSocketMessageReceivedEventArgs } from './api/message-received-event-args.js';
 export { DEFAULT_WHOLE_MESSAGE_LIMIT, type MessageReceivedHandler } from './api/message-socket.js';
-export type { IncomingMessage } from './connection/incoming-message.js';
+export type { WebSocketIncomingMessage } from './connection/incoming-message.js';
 export { WebSocketListener } from './api/websocket-listener.js';
 export type {
   ConnectionReceivedEventArgs,
   ListenerMode,
   ServerSocketOf,
   WebSocketListenerInformation,
+  UpgradeVerdict,
   WebSocketListenerOptions,
 } from './api/websocket-listener.js';
+export { MAX_REFUSAL_BODY, type UpgradeRefusal } from './protocol/error-response.js';
 export {
   MessageWebSocketControl,
   ServerMessageWebSocketControl,
@@ -37,4 +39,5 @@ export {
 } from './api/enums.js';
 export { InputStream, InputStreamOptions } from './api/input-stream.js';
 export { OutputStream } from './api/output-stream.js';
-export { WebErrorStatus, WebSocketError, HResult } from './errors.js';
+export { MessageOutputStream, type MessageWriteOptions } from './api/message-output-stream.js';
+export { WebErrorStatus, WebSocketError, HResult, webErrorStatusName } from './errors.js';

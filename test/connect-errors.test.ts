@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { test, type TestContext } from 'node:test';
+import { inspect } from 'node:util';
 
 import {
   HResult,
@@ -16,6 +17,7 @@ import {
   WebErrorStatus,
   WebSocketError,
   WebSocketListener,
+  webErrorStatusName,
   type ConnectionReceivedEventArgs,
 } from '../src/index.js';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -946,6 +948,32 @@ void test('WebSocketError.getStatus of a caught error is its status; of anything
   assert.equal(WebSocketError.getStatus(new Error('plain')), WebErrorStatus.Unknown);
   const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
   assert.equal(WebSocketError.getStatus(refused), WebErrorStatus.CannotConnect);
+});
+
+void test('errors and statuses read by name: String(error), the stack, inspect, webErrorStatusName', async (t) => {
+  const port = await closedPort();
+  const ws = client(t);
+  const refused = await ws.connectAsync(`ws://127.0.0.1:${port}/`).then(
+    () => assert.fail('connected to a closed port'),
+    (error: unknown) => error,
+  );
+  assert.ok(refused instanceof WebSocketError);
+  assert.match(String(refused), /^WebSocketError \[CannotConnect\]: .*ECONNREFUSED/);
+  assert.match(refused.stack ?? '', /^WebSocketError \[CannotConnect\]: /);
+  assert.match(inspect(refused), /^WebSocketError \[CannotConnect\]: /);
+  assert.equal(refused.name, 'WebSocketError', 'the name stays the class name');
+  assert.equal(
+    `${new WebSocketError(WebErrorStatus.ConnectionAborted, 'lost')}`,
+    'WebSocketError [ConnectionAborted]: lost',
+  );
+  assert.equal(String(new WebSocketError(WebErrorStatus.NotFound, 'no')), 'WebSocketError [NotFound]: no');
+  assert.equal(webErrorStatusName(WebErrorStatus.ConnectionAborted), 'ConnectionAborted');
+  assert.equal(webErrorStatusName(9), 'ConnectionAborted');
+  assert.equal(webErrorStatusName(WebSocketError.getStatus(refused)), 'CannotConnect');
+  assert.equal(webErrorStatusName(0), 'Unknown');
+  assert.equal(webErrorStatusName(404), 'NotFound');
+  assert.equal(webErrorStatusName(499), '499', 'no member: its digits');
+  for (const [name, status] of Object.entries(WebErrorStatus)) assert.equal(webErrorStatusName(status), name);
 });
 
 void test('WebErrorStatus has every WinRT member at its WinRT value', () => {

@@ -17,7 +17,7 @@ import { WebSocketServer, type WebSocket as WsSocket } from 'ws';
 
 import {
   HResult,
-  type IncomingMessage,
+  type WebSocketIncomingMessage,
   MessageWebSocket,
   type MessageWebSocketMessageReceivedEventArgs,
   MessageWebSocketReceiveMode,
@@ -290,6 +290,102 @@ test('writes issued back to back keep the messageType that was set when each wri
     received.map((message) => message.isBinary),
     [false, true, false],
   );
+});
+
+test("a text message sent with its own type while a binary pipeline runs: the pipeline's chunks stay binary", async (t) => {
+  const peer = await wsPeer(t);
+  const client = newClient(t);
+  await client.connectAsync(peer.url);
+  // Bytes that are not UTF-8, so a chunk sent as text would be refused instead of slipping through.
+  const chunks = Array.from({ length: 6 }, (_, index) => Buffer.from([0xff, 0xfe, index]));
+  let resume!: () => void;
+  const resumed = new Promise<void>((resolve) => (resume = resolve));
+  async function* upload(): AsyncGenerator<Buffer> {
+    for (const [index, chunk] of chunks.entries()) {
+      if (index === 3) await resumed;
+      yield chunk;
+    }
+  }
+  const running = pipeline(upload(), client.outputStream, { end: false });
+  for (let index = 0; index < 3; index++) {
+    const message = await peer.messages.next(`binary chunk ${index}`);
+    assert.deepEqual(message, { data: chunks[index], isBinary: true });
+  }
+  // Mid-pipeline, with control.messageType left at Binary: one progress message of each per-send kind.
+  await client.outputStream.writeAsync(Buffer.from('50%'), { messageType: SocketMessageType.Utf8 });
+  await client.send('60%');
+  await client.send(Buffer.from('70%'), SocketMessageType.Utf8);
+  resume();
+  await within(running, 'the pipeline');
+  assert.equal(client.control.messageType, SocketMessageType.Binary, 'the socket-wide default is untouched');
+  const rest = [];
+  for (let index = 0; index < 6; index++) rest.push(await peer.messages.next(`message ${index + 3}`));
+  assert.deepEqual(rest, [
+    { data: Buffer.from('50%'), isBinary: false },
+    { data: Buffer.from('60%'), isBinary: false },
+    { data: Buffer.from('70%'), isBinary: false },
+    ...chunks.slice(3).map((data) => ({ data, isBinary: true })),
+  ]);
+});
+
+test('write() keeps the type in force when it was called, though the chunk waits in the queue', async (t) => {
+  const peer = await wsPeer(t);
+  const client = newClient(t);
+  await client.connectAsync(peer.url);
+  const binary = [Buffer.from([0xff, 1]), Buffer.from([0xff, 2])];
+  // Corked: the writes wait in the Writable's queue while control.messageType changes under them.
+  client.outputStream.cork();
+  for (const chunk of binary) client.outputStream.write(chunk);
+  client.control.messageType = SocketMessageType.Utf8;
+  client.outputStream.write('tèxt');
+  client.control.messageType = SocketMessageType.Binary;
+  client.outputStream.uncork();
+  const received = [];
+  for (let index = 0; index < 3; index++) received.push(await peer.messages.next(`message ${index}`));
+  assert.deepEqual(received, [
+    { data: binary[0], isBinary: true },
+    { data: binary[1], isBinary: true },
+    { data: Buffer.from('tèxt'), isBinary: false },
+  ]);
+  assert.equal(client.outputStream.destroyed, false);
+});
+
+test('ServerMessageWebSocket chooses the type per message too; a bad type is E_INVALIDARG', async (t) => {
+  const { client, server } = await connectedPair(t);
+  const atClient = events(client);
+  await server.send('text by default');
+  await server.send(Buffer.from([0xff]));
+  await server.outputStream.writeAsync(Buffer.from('chosen'), { messageType: SocketMessageType.Utf8 });
+  await server.send('bytes of a string', SocketMessageType.Binary);
+  const received = [];
+  for (let index = 0; index < 4; index++) {
+    const e = await atClient.next(`message ${index}`);
+    received.push([e.messageType, e.getData().toString('latin1')]);
+  }
+  assert.deepEqual(received, [
+    [SocketMessageType.Utf8, 'text by default'],
+    [SocketMessageType.Binary, '\xff'],
+    [SocketMessageType.Utf8, 'chosen'],
+    [SocketMessageType.Binary, 'bytes of a string'],
+  ]);
+  const unknownType = 7 as SocketMessageType;
+  const refused = await webSocketErrorOf(
+    () => server.outputStream.writeAsync(Buffer.from('x'), { messageType: unknownType }),
+    'writeAsync with messageType 7',
+  );
+  assertHresult(refused, HResult.E_INVALIDARG, 'writeAsync with messageType 7');
+  assertHresult(
+    await webSocketErrorOf(() => server.openMessage(unknownType), 'openMessage(7)'),
+    HResult.E_INVALIDARG,
+    'openMessage(7)',
+  );
+  const invalidText = await webSocketErrorOf(
+    () => server.send(Buffer.from([0xff]), SocketMessageType.Utf8),
+    'send(invalid UTF-8, Utf8)',
+  );
+  assertHresult(invalidText, HResult.E_INVALIDARG, 'send(invalid UTF-8, Utf8)');
+  await server.send('the stream is still fine');
+  assert.equal((await atClient.next('after the refusals')).getText(), 'the stream is still fine');
 });
 
 test('empty messages, and getData/getText/getDataStream agree', async (t) => {
@@ -788,9 +884,9 @@ test('a 256 MiB message from openMessage() flows through messages() in bounded m
       const hash = createHash('sha256');
       let length = 0;
       for await (const section of message) {
-        hash.update(section as Buffer);
-        length += (section as Buffer).length;
-        if ((length & (16 * MIB - 1)) < (section as Buffer).length) {
+        hash.update(section);
+        length += section.length;
+        if ((length & (16 * MIB - 1)) < section.length) {
           maxRss = Math.max(maxRss, process.memoryUsage.rss());
         }
       }
@@ -830,7 +926,7 @@ test('leaving a large message half read (break) or unread (continue): the rest i
           // A slow application: by now the message's buffer is full and the socket is paused.
           await delay(200);
           for await (const section of message) {
-            got.push(`first section of ${(section as Buffer).length > 0 ? 'large' : 'empty'}`);
+            got.push(`first section of ${section.length > 0 ? 'large' : 'empty'}`);
             break;
           }
           continue;
@@ -900,7 +996,7 @@ test('a message sent right after the handshake waits for messages() attached lat
   assert.equal(first.value.messageType, SocketMessageType.Utf8);
   assert.equal((await readStream(first.value)).toString(), 'early bird');
   const second = await within(iterator.next(), 'the second message');
-  assert.equal((await readStream(second.value as IncomingMessage)).toString(), 'second');
+  assert.equal((await readStream(second.value as WebSocketIncomingMessage)).toString(), 'second');
 });
 
 test('messages sent in connectionReceived wait for a messageReceived listener added later', async (t) => {
@@ -931,10 +1027,10 @@ test('a frame that arrives in the same packet as the 101 response is not lost', 
   await delay(100);
   const iterator = client.messages();
   const first = await within(iterator.next(), 'the first message');
-  assert.equal((await readStream(first.value as IncomingMessage)).toString(), 'in the head');
+  assert.equal((await readStream(first.value as WebSocketIncomingMessage)).toString(), 'in the head');
   const second = await within(iterator.next(), 'the second message');
-  assert.equal((second.value as IncomingMessage).messageType, SocketMessageType.Binary);
-  assert.deepEqual([...(await readStream(second.value as IncomingMessage))], [1]);
+  assert.equal((second.value as WebSocketIncomingMessage).messageType, SocketMessageType.Binary);
+  assert.deepEqual([...(await readStream(second.value as WebSocketIncomingMessage))], [1]);
 });
 
 test('many small messages nobody pulls yet are bounded too: the socket is not read on without limit', async (t) => {

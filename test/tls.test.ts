@@ -28,8 +28,9 @@ import {
   WebSocketListener,
   WebSocketServerCustomValidationRequestedEventArgs,
   type ConnectionReceivedEventArgs,
-  type IncomingMessage,
+  type WebSocketIncomingMessage,
   type ListenerMode,
+  type WebSocketListenerOptions,
   type ServerMessageWebSocket,
   type ServerStreamWebSocket,
 } from '../src/index.js';
@@ -101,16 +102,17 @@ interface BoundWss<Mode extends ListenerMode> extends WssServer<Mode> {
   servernames: string[];
 }
 
-interface ListenerSetup<Mode extends ListenerMode> {
-  mode?: Mode;
-}
+type ListenerSetup<Mode extends ListenerMode> = Pick<
+  WebSocketListenerOptions<Mode>,
+  'mode' | 'verifyRequest' | 'handshakeTimeout'
+>;
 
 function newListener<Mode extends ListenerMode>(
   setup: ListenerSetup<Mode>,
   tlsOptions?: https.ServerOptions,
 ): { listener: WebSocketListener<Mode>; connections: Arrivals<ConnectionReceivedEventArgs<Mode>> } {
   const listener = new WebSocketListener<Mode>({
-    ...(setup.mode === undefined ? {} : { mode: setup.mode }),
+    ...setup,
     closeTimeout: 1_000,
     ...(tlsOptions === undefined ? {} : { tls: tlsOptions }),
   });
@@ -167,9 +169,9 @@ async function attachWss<Mode extends ListenerMode = 'stream'>(
   tlsOptions: https.ServerOptions,
   setup: ListenerSetup<Mode> & { path?: string } = {},
 ): Promise<AttachedWss<Mode>> {
-  const path = setup.path ?? '/ws';
+  const { path = '/ws', ...listenerSetup } = setup;
   const server = https.createServer(tlsOptions);
-  const { listener, connections } = newListener(setup);
+  const { listener, connections } = newListener(listenerSetup);
   const open = new Set<Duplex>();
   const result: AttachedWss<Mode> = {
     port: 0,
@@ -190,7 +192,7 @@ async function attachWss<Mode extends ListenerMode = 'stream'>(
   });
   server.on('tlsClientError', () => undefined);
   // Counted before the listener routes them. (With a second 'upgrade' listener, the listener leaves
-  // requests for other paths to the application: fine here, as only `path` is used.)
+  // requests for other paths to the application, and answers 404 after its handshakeTimeout.)
   server.prependListener('upgrade', () => {
     result.upgradeRequests++;
   });
@@ -304,12 +306,12 @@ async function streamRoundTrip(client: StreamWebSocket, server: ServerStreamWebS
 }
 
 async function firstMessageText(socket: {
-  messages(): AsyncIterableIterator<IncomingMessage>;
+  messages(): AsyncIterableIterator<WebSocketIncomingMessage>;
 }): Promise<string> {
   const next = await within(socket.messages().next(), 'the next message');
   assert.ok(next.done !== true, 'a message should have arrived');
   const sections: Buffer[] = [];
-  for await (const section of next.value) sections.push(section as Buffer);
+  for await (const section of next.value) sections.push(section);
   return Buffer.concat(sections).toString();
 }
 
@@ -442,6 +444,35 @@ test("wss: through listener.attach(https.createServer(...), '/secure')", TEST_OP
   assert.deepEqual(certificateInfo(client).errors, []);
   await streamRoundTrip(client, socket);
 });
+
+test(
+  'wss: through attach, a verifyRequest refusal and an unknown path are answered over TLS, not dropped',
+  TEST_OPTIONS,
+  async (t) => {
+    const server = await attachWss(t, GOOD_CHAIN, {
+      path: '/secure',
+      handshakeTimeout: 300,
+      verifyRequest: (request) =>
+        request.headers['x-token'] === 'ok' ? undefined : { status: 403, body: 'a token is needed\n' },
+    });
+    const trusting = (): StreamWebSocket => {
+      const client = streamClient(t);
+      client.control.ca.push(pki.root.cert);
+      return client;
+    };
+    await expectConnectFailure(trusting(), server.url('localhost'), WebErrorStatus.Forbidden);
+    await expectConnectFailure(
+      trusting(),
+      `wss://localhost:${String(server.port)}/elsewhere`,
+      WebErrorStatus.NotFound,
+    );
+    const welcome = trusting();
+    welcome.setRequestHeader('X-Token', 'ok');
+    await connect(welcome, server.url('localhost'));
+    const { socket } = await server.connections.next();
+    await streamRoundTrip(welcome, socket);
+  },
+);
 
 // ---------------------------------------------------------------------------------------------------
 // Untrusted

@@ -33,6 +33,7 @@ export class MessageWebSocket extends MessageSocket {
 
   private readonly connector = new ClientConnector();
 
+  /** @internal */
   protected override get messageSettings(): MessageSettings {
     return this.control;
   }
@@ -49,6 +50,7 @@ export class MessageWebSocket extends MessageSocket {
     this.open(opened, ClientConnector.connectionOptions(this.control));
   }
 
+  /** @internal */
   protected override onCloseRequested(): void {
     this.connector.cancel();
   }

@@ -26,14 +26,16 @@ export abstract class StreamSocket extends WebSocketBase {
     this.outputStream.on('error', ignore);
   }
 
+  /** @internal */
   protected override open(opened: UpgradedSocket, options: ConnectionOptions): void {
     const connection = this.bindConnection(opened, this.inputStream, options);
     this.outputStream.bind(
-      (payload) => () => connection.sendMessage(Opcode.Binary, payload),
+      () => (payload) => () => connection.sendMessage(Opcode.Binary, payload),
       () => this.flushRefusal(),
     );
   }
 
+  /** @internal */
   protected override onCloseRequested(): void {
     if (this.connection !== undefined) return;
     const canceled = operationCanceled('the WebSocket was closed before it connected');

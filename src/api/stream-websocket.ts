@@ -49,6 +49,7 @@ export class StreamWebSocket extends StreamSocket {
     this.open(opened, ClientConnector.connectionOptions(this.control));
   }
 
+  /** @internal */
   protected override onCloseRequested(): void {
     this.connector.cancel();
     super.onCloseRequested();

@@ -40,6 +40,7 @@ export interface WebSocketBase {
 export abstract class WebSocketBase extends EventEmitter {
   readonly information = new WebSocketInformation();
 
+  /** @internal */
   protected connection: WebSocketConnection | undefined;
   private closedInfo: CloseInfo | undefined;
   private closeRequested: CloseInfo | undefined;
@@ -93,20 +94,21 @@ export abstract class WebSocketBase extends EventEmitter {
     });
   }
 
-  /** Why a flush cannot succeed: the socket was closed (RO_E_CLOSED). */
+  /** @internal Why a flush cannot succeed: the socket was closed (RO_E_CLOSED). */
   protected flushRefusal(): WebSocketError | undefined {
     const closed = this.closeRequested !== undefined || this.connection?.isWritable === false;
     return closed ? closedError('the WebSocket is closed') : undefined;
   }
 
+  /** @internal */
   protected get isCloseRequested(): boolean {
     return this.closeRequested !== undefined;
   }
 
-  /** Starts using an upgraded socket (the client after connectAsync, the server at once). */
+  /** @internal Starts using an upgraded socket (the client after connectAsync, the server at once). */
   protected abstract open(opened: UpgradedSocket, options: ConnectionOptions): void;
 
-  /** Binds an upgraded socket to this WebSocket; data flows to the sink from now on. */
+  /** @internal Binds an upgraded socket to this WebSocket; data flows to the sink from now on. */
   protected bindConnection(
     opened: UpgradedSocket,
     sink: IncomingSink,
@@ -151,7 +153,7 @@ export abstract class WebSocketBase extends EventEmitter {
     this.emit('closed', info);
   }
 
-  /** Hook for sockets that must also cancel work of their own (a pending connect). */
+  /** @internal Hook for sockets that must also cancel work of their own (a pending connect). */
   protected onCloseRequested(): void {
     // Nothing by default.
   }

@@ -14,7 +14,8 @@ import { finished, type Duplex } from 'node:stream';
 import { illegalMethodCall, invalidArgument, toWebSocketError } from '../errors.js';
 import { CloseCode } from '../protocol/close.js';
 import { subprotocolsProblem } from '../protocol/handshake.js';
-import { acceptUpgrade, rejectUpgrade } from '../server/accept-upgrade.js';
+import { refusalProblem, type UpgradeRefusal } from '../protocol/error-response.js';
+import { acceptUpgrade, refuseUpgrade, rejectUpgrade } from '../server/accept-upgrade.js';
 import {
   createUpgradeServer,
   dropConnections,
@@ -22,6 +23,7 @@ import {
   type AnyHttpServer,
 } from '../server/http-binding.js';
 import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT } from './control.js';
+import { admit, OpenSockets, release } from './open-sockets.js';
 import { ServerMessageWebSocket } from './server-message-websocket.js';
 import { ServerStreamWebSocket } from './server-stream-websocket.js';
 
@@ -39,7 +41,10 @@ export interface WebSocketListenerOptions<Mode extends ListenerMode = 'stream'> 
   mode?: Mode;
   /** Subprotocols this server speaks; the first one the client offers (in its order) is chosen. */
   supportedProtocols?: string[];
-  /** Milliseconds a client has to send its handshake request (bindServiceNameAsync). Default 10 000. */
+  /**
+   * Milliseconds a client has to send its handshake request (bindServiceNameAsync); with attach, how long
+   * the application's own 'upgrade' handlers have to answer a path no listener serves. Default 10 000.
+   */
   handshakeTimeout?: number;
   /** Largest handshake request head, in bytes (bindServiceNameAsync). Default 16 384. */
   maxHeaderSize?: number;
@@ -69,7 +74,19 @@ export interface WebSocketListenerOptions<Mode extends ListenerMode = 'stream'> 
   authenticate?: (request: http.IncomingMessage) => boolean | Promise<boolean>;
   /** The WWW-Authenticate challenge of that 401. Default: `Basic realm="WebSocket", charset="UTF-8"`. */
   authenticationChallenge?: string;
+  /**
+   * Decides, for each upgrade request, whether to accept it (as `ws`'s verifyClient and Python
+   * websockets' process_request): return nothing (or true) to accept, or a refusal — any 4xx or 5xx
+   * status, headers and a short body — to answer with it; false answers 403. It may be async. A hook
+   * that throws or rejects, or returns a refusal that cannot be sent as it is, answers 500. It runs
+   * after `authenticate`, for bindServiceNameAsync, attach and handleUpgrade alike.
+   */
+  verifyRequest?: (request: http.IncomingMessage) => UpgradeVerdict | Promise<UpgradeVerdict>;
 }
+
+/** What verifyRequest decides: undefined or true accepts; a refusal or false (403) refuses. */
+// eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- a hook that returns nothing accepts
+export type UpgradeVerdict = UpgradeRefusal | boolean | undefined | void;
 
 export interface ConnectionReceivedEventArgs<Mode extends ListenerMode = 'stream'> {
   socket: ServerSocketOf<Mode>;
@@ -95,18 +112,19 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
   private readonly options: Required<
     Omit<
       WebSocketListenerOptions,
-      'supportedProtocols' | 'mode' | 'tls' | 'authenticate' | 'authenticationChallenge'
+      'supportedProtocols' | 'mode' | 'tls' | 'authenticate' | 'authenticationChallenge' | 'verifyRequest'
     >
   >;
   private readonly tlsOptions: https.ServerOptions | undefined;
   private readonly authenticate: WebSocketListenerOptions['authenticate'];
   private readonly challenge: string;
+  private readonly verifyRequest: WebSocketListenerOptions['verifyRequest'];
   private server: AnyHttpServer | undefined;
   private localPort: number | null = null;
   private readonly detachers: (() => void)[] = [];
-  private readonly open = new Set<ServerStreamWebSocket | ServerMessageWebSocket>();
-  /** Upgrade requests whose authenticate hook has not answered yet. */
-  private readonly authenticating = new Set<Duplex>();
+  private readonly open = new OpenSockets<ServerSocketOf<Mode>>();
+  /** Upgrade requests whose authenticate or verifyRequest hook has not answered yet. */
+  private readonly verifying = new Set<Duplex>();
   private closing = false;
 
   constructor(options: WebSocketListenerOptions<Mode> = {}) {
@@ -120,6 +138,9 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
     this.tlsOptions = options.tls;
     this.authenticate = options.authenticate;
     this.challenge = options.authenticationChallenge ?? 'Basic realm="WebSocket", charset="UTF-8"';
+    const challengeProblem = refusalProblem(this.authenticationRefusal);
+    if (challengeProblem !== undefined) throw invalidArgument(`authenticationChallenge: ${challengeProblem}`);
+    this.verifyRequest = options.verifyRequest;
     this.options = {
       handshakeTimeout: options.handshakeTimeout ?? 10_000,
       maxHeaderSize: options.maxHeaderSize ?? 16_384,
@@ -128,6 +149,14 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
       keepAliveInterval: options.keepAliveInterval ?? 30_000,
       keepAliveTimeout: options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT,
     };
+  }
+
+  /**
+   * The open connections, live and read-only (as `ws`'s `wss.clients`): a socket is in it from its
+   * connectionReceived until its 'closed' event, so one that is closing may still be there.
+   */
+  get clients(): ReadonlySet<ServerSocketOf<Mode>> {
+    return this.open;
   }
 
   /** The bound port (WinRT StreamSocketListener.Information). */
@@ -157,13 +186,22 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
     this.localPort = (server.address() as AddressInfo).port;
   }
 
-  /** Serves WebSocket upgrades for `path` on an application's HTTP or HTTPS server. */
+  /**
+   * Serves WebSocket upgrades for `path` on an application's HTTP or HTTPS server. Upgrades for paths no
+   * listener is attached to get 404; if the application has 'upgrade' handlers of its own, they may take
+   * those instead, and whatever they have neither answered nor closed within handshakeTimeout gets 404.
+   */
   attach(server: AnyHttpServer, path = '/'): void {
     if (this.closing) throw illegalMethodCall('the listener was closed');
     this.detachers.push(
-      routeUpgrades(server, path, (request, socket, head) => {
-        this.handleUpgrade(request, socket, head);
-      }),
+      routeUpgrades(
+        server,
+        path,
+        (request, socket, head) => {
+          this.handleUpgrade(request, socket, head);
+        },
+        this.options.handshakeTimeout,
+      ),
     );
   }
 
@@ -178,27 +216,45 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
       rejectUpgrade(socket, 503, 'no application is accepting WebSocket connections');
       return;
     }
-    if (this.authenticate === undefined) {
+    if (this.authenticate === undefined && this.verifyRequest === undefined) {
       this.accept(request, socket, head);
       return;
     }
-    const authenticate = this.authenticate;
-    this.authenticating.add(socket);
-    socket.once('close', () => this.authenticating.delete(socket));
-    // In a promise's executor, a hook that throws synchronously is a rejection like an async one.
-    new Promise<boolean>((resolve) => {
-      resolve(authenticate(request));
-    }).then(
-      (allowed) => {
+    this.verifying.add(socket);
+    socket.once('close', () => this.verifying.delete(socket));
+    this.verdict(request).then(
+      (refusal) => {
         // Not pending any more: closeAsync answered 503 meanwhile.
-        if (!this.authenticating.delete(socket) || !socket.writable) return;
-        if (allowed) this.accept(request, socket, head);
-        else rejectUpgrade(socket, 401, 'authentication required', { 'WWW-Authenticate': this.challenge });
+        if (!this.verifying.delete(socket) || !socket.writable) return;
+        if (refusal === undefined) this.accept(request, socket, head);
+        else refuseUpgrade(socket, refusal);
       },
       () => {
-        if (this.authenticating.delete(socket)) rejectUpgrade(socket, 500, 'the authentication check failed');
+        if (this.verifying.delete(socket))
+          rejectUpgrade(socket, 500, 'the upgrade request could not be checked');
       },
     );
+  }
+
+  /** The application's hooks on a request: undefined to accept it, or the refusal to answer. */
+  private async verdict(request: http.IncomingMessage): Promise<UpgradeRefusal | undefined> {
+    if (this.authenticate !== undefined && !(await this.authenticate(request)))
+      return this.authenticationRefusal;
+    if (this.verifyRequest === undefined) return undefined;
+    const verdict = await this.verifyRequest(request);
+    if (verdict === undefined || verdict === true) return undefined;
+    if (verdict === false) return { status: 403 };
+    const problem = refusalProblem(verdict);
+    if (problem !== undefined) throw invalidArgument(`verifyRequest: ${problem}`);
+    return verdict;
+  }
+
+  private get authenticationRefusal(): UpgradeRefusal {
+    return {
+      status: 401,
+      headers: { 'WWW-Authenticate': this.challenge },
+      body: 'authentication required\n',
+    };
   }
 
   private accept(request: http.IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -211,26 +267,27 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
       keepAliveInterval: this.options.keepAliveInterval,
       keepAliveTimeout: this.options.keepAliveTimeout,
     } as const;
-    const webSocket =
+    const webSocket = (
       this.mode === 'message'
         ? new ServerMessageWebSocket(accepted, connectionOptions)
-        : new ServerStreamWebSocket(accepted, connectionOptions);
-    this.open.add(webSocket);
+        : new ServerStreamWebSocket(accepted, connectionOptions)
+    ) as ServerSocketOf<Mode>;
+    admit(this.open, webSocket);
     webSocket.once('closed', () => {
-      this.open.delete(webSocket);
+      release(this.open, webSocket);
     });
-    this.emit('connectionReceived', { socket: webSocket as ServerSocketOf<Mode>, request });
+    this.emit('connectionReceived', { socket: webSocket, request });
   }
 
   /**
-   * Stops accepting, answers 503 to upgrades still waiting for the authenticate hook, closes every open
-   * connection with 1001 (going away) and waits for those answers and the closing handshakes (each
-   * bounded by the close timeout).
+   * Stops accepting, answers 503 to upgrades still waiting for a hook (authenticate, verifyRequest),
+   * closes every open connection with 1001 (going away) and waits for those answers and the closing
+   * handshakes (each bounded by the close timeout).
    */
   async closeAsync(): Promise<void> {
     this.closing = true;
-    const refused = [...this.authenticating].map(refuseShuttingDown);
-    this.authenticating.clear();
+    const refused = [...this.verifying].map(refuseShuttingDown);
+    this.verifying.clear();
     for (const detach of this.detachers.splice(0)) detach();
     const server = this.server;
     const stopped =

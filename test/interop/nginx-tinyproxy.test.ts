@@ -19,6 +19,7 @@ import {
   SocketMessageType,
   StreamWebSocket,
   WebErrorStatus,
+  webErrorStatusName,
   WebSocketListener,
   type MessageWebSocketMessageReceivedEventArgs,
   type ServerStreamWebSocket,
@@ -42,7 +43,6 @@ import {
   echoStream,
   hashExactly,
   readExactly,
-  statusName,
   statusOf,
   within,
 } from './proxies/util.js';
@@ -257,7 +257,7 @@ void describe('nginx as the reverse proxy', () => {
       const wrong = client();
       wrong.control.serverCredential = { username: USER, password: 'wrong' };
       const status = await statusOf(wrong.connectAsync(`${viaNginx}/private/echo`));
-      assert.equal(status, WebErrorStatus.Unauthorized, statusName(status));
+      assert.equal(status, WebErrorStatus.Unauthorized, webErrorStatusName(status));
       assert.equal(streamRequests.length, before + 1, 'nginx let no unauthenticated upgrade through');
       assert.match(nginx.describe(), /user "alice": password mismatch/, 'nginx saw the wrong password');
     },
@@ -265,7 +265,7 @@ void describe('nginx as the reverse proxy', () => {
 
   it('a backend that is down is BadGateway', TEST_OPTIONS, async () => {
     const status = await statusOf(client().connectAsync(`${viaNginx}/gone/echo`));
-    assert.equal(status, WebErrorStatus.BadGateway, statusName(status));
+    assert.equal(status, WebErrorStatus.BadGateway, webErrorStatusName(status));
   });
 
   it(
@@ -350,7 +350,7 @@ void describe('tinyproxy as the forward proxy', () => {
     const none = client();
     none.control.proxy = tinyproxy.url;
     const status = await statusOf(none.connectAsync(`${direct()}/x`));
-    assert.equal(status, WebErrorStatus.ProxyAuthenticationRequired, statusName(status));
+    assert.equal(status, WebErrorStatus.ProxyAuthenticationRequired, webErrorStatusName(status));
   });
 
   it(
@@ -366,7 +366,7 @@ void describe('tinyproxy as the forward proxy', () => {
       wrong.control.proxyCredential = { username: PROXY_USER, password: 'nope' };
       const status = await statusOf(wrong.connectAsync(`${direct()}/x`));
       assert.match(tinyproxy.describe(), /CONNECT 127\.0\.0\.1:\d+ HTTP\/1\.1/);
-      assert.equal(status, WebErrorStatus.ProxyAuthenticationRequired, statusName(status));
+      assert.equal(status, WebErrorStatus.ProxyAuthenticationRequired, webErrorStatusName(status));
     },
   );
 
@@ -420,13 +420,13 @@ void describe('tinyproxy as the forward proxy', () => {
       const refused = client();
       refused.control.proxy = strict.url;
       let status = await statusOf(refused.connectAsync(`${direct()}/x`));
-      assert.equal(status, WebErrorStatus.Forbidden, `${statusName(status)}\n${strict.describe()}`);
+      assert.equal(status, WebErrorStatus.Forbidden, `${webErrorStatusName(status)}\n${strict.describe()}`);
 
       const dead = client();
       dead.control.proxy = tinyproxy.url;
       dead.control.proxyCredential = { username: PROXY_USER, password: PROXY_PASSWORD };
       status = await statusOf(dead.connectAsync(`ws://127.0.0.1:${await freePort()}/x`));
-      assert.equal(status, WebErrorStatus.InternalServerError, statusName(status));
+      assert.equal(status, WebErrorStatus.InternalServerError, webErrorStatusName(status));
     },
   );
 });

@@ -113,7 +113,7 @@ export const connect: Command = {
       for await (const message of socket.messages()) {
         for await (const section of message) {
           arrivals.touch();
-          await writeStdout(section as Buffer);
+          await writeStdout(section);
         }
         if (text) await writeStdout(NEWLINE);
         received++;

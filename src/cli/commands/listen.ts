@@ -5,10 +5,14 @@
 
 import { Buffer } from 'node:buffer';
 import readline from 'node:readline';
-import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-import { SocketMessageType, WebSocketListener, type ServerMessageWebSocket } from '../../index.js';
+import {
+  SocketMessageType,
+  WebSocketListener,
+  type ServerMessageWebSocket,
+  type WebSocketIncomingMessage,
+} from '../../index.js';
 import { COMMON_OPTIONS, operands, parseCommand, parseCredential, parseListen } from '../args.js';
 import { peerOf, type Command } from '../command.js';
 import { ExitCode, ioFailure, usageError } from '../errors.js';
@@ -200,9 +204,9 @@ class Printer {
     private readonly failed: () => void,
   ) {}
 
-  print(message: Readable): Promise<void> {
+  print(message: WebSocketIncomingMessage): Promise<void> {
     const printed = this.queue.then(async () => {
-      for await (const section of message as AsyncIterable<Buffer>) await this.write(section);
+      for await (const section of message) await this.write(section);
       if (this.text) await this.write(NEWLINE);
     });
     this.queue = printed.catch(() => undefined);

@@ -6,7 +6,6 @@ import { createHash } from 'node:crypto';
 
 import {
   InputStreamOptions,
-  WebErrorStatus,
   WebSocketError,
   type InputStream,
   type ServerMessageWebSocket,
@@ -48,7 +47,7 @@ export class Arrivals<T> {
 export function echoStream(socket: ServerStreamWebSocket): void {
   void (async () => {
     try {
-      for await (const section of socket.inputStream as AsyncIterable<Buffer>) {
+      for await (const section of socket.inputStream) {
         await socket.outputStream.writeAsync(section);
       }
     } catch {
@@ -95,9 +94,4 @@ export async function statusOf(promise: Promise<unknown>): Promise<number> {
     return error.status;
   }
   throw new Error('expected a WebSocketError, but it succeeded');
-}
-
-/** The name of a WebErrorStatus value, for messages. */
-export function statusName(status: number): string {
-  return Object.entries(WebErrorStatus).find(([, value]) => value === status)?.[0] ?? String(status);
 }
