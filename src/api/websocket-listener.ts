@@ -1,6 +1,7 @@
 // WebSocketListener: accepts WebSocket connections on a port of its own (bindServiceNameAsync), on a
 // path of an application's HTTP server (attach), or from a framework (handleUpgrade), and hands each
-// one out as a ServerStreamWebSocket in the 'connectionReceived' event.
+// one out in the 'connectionReceived' event: a ServerStreamWebSocket, a ServerMessageWebSocket ('message'
+// mode) or a ServerWebSocketStream ('webstream' mode).
 
 /* eslint-disable @typescript-eslint/no-unsafe-declaration-merging -- the interface types the class's events, as @types/node does for its own emitters */
 
@@ -24,19 +25,31 @@ import {
 import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT } from './control.js';
 import { ServerMessageWebSocket } from './server-message-websocket.js';
 import { ServerStreamWebSocket } from './server-stream-websocket.js';
+import { ServerWebSocketStream } from './server-websocket-stream.js';
+import { WebStreamSocket } from './web-stream-socket.js';
 
 const SHUTTING_DOWN = 'the server is shutting down';
 
+/** The modes whose sockets are of the WinRT family. */
 export type ListenerMode = 'stream' | 'message';
+/** Every mode: also 'webstream', whose connections are ServerWebSocketStreams. */
+export type WebSocketListenerMode = ListenerMode | 'webstream';
 
 /** The socket a listener of this mode hands out. */
-export type ServerSocketOf<Mode extends ListenerMode> = Mode extends 'message'
+export type ServerSocketOf<Mode extends WebSocketListenerMode> = Mode extends 'message'
   ? ServerMessageWebSocket
-  : ServerStreamWebSocket;
+  : Mode extends 'webstream'
+    ? ServerWebSocketStream
+    : ServerStreamWebSocket;
 
-export interface WebSocketListenerOptions<Mode extends ListenerMode = 'stream'> {
-  /** 'stream' (default): each connection is a ServerStreamWebSocket; 'message': a ServerMessageWebSocket. */
+export interface WebSocketListenerOptions<Mode extends WebSocketListenerMode = 'stream'> {
+  /**
+   * 'stream' (default): each connection is a ServerStreamWebSocket; 'message': a ServerMessageWebSocket;
+   * 'webstream': a ServerWebSocketStream (the WHATWG WebSocketStream shape).
+   */
   mode?: Mode;
+  /** 'webstream' mode: each received message is a stream of its bytes (see WebSocketStreamOptions). */
+  messageStreams?: boolean;
   /** Subprotocols this server speaks; the first one the client offers (in its order) is chosen. */
   supportedProtocols?: string[];
   /** Milliseconds a client has to send its handshake request (bindServiceNameAsync). Default 10 000. */
@@ -71,7 +84,7 @@ export interface WebSocketListenerOptions<Mode extends ListenerMode = 'stream'> 
   authenticationChallenge?: string;
 }
 
-export interface ConnectionReceivedEventArgs<Mode extends ListenerMode = 'stream'> {
+export interface ConnectionReceivedEventArgs<Mode extends WebSocketListenerMode = 'stream'> {
   socket: ServerSocketOf<Mode>;
   /** The HTTP upgrade request: path, headers, the client's address. */
   request: http.IncomingMessage;
@@ -82,20 +95,21 @@ export interface WebSocketListenerInformation {
   readonly localPort: number | null;
 }
 
-export interface WebSocketListener<Mode extends ListenerMode = 'stream'> {
+export interface WebSocketListener<Mode extends WebSocketListenerMode = 'stream'> {
   on(event: 'connectionReceived', listener: (args: ConnectionReceivedEventArgs<Mode>) => void): this;
   once(event: 'connectionReceived', listener: (args: ConnectionReceivedEventArgs<Mode>) => void): this;
   off(event: 'connectionReceived', listener: (args: ConnectionReceivedEventArgs<Mode>) => void): this;
   emit(event: 'connectionReceived', args: ConnectionReceivedEventArgs<Mode>): boolean;
 }
 
-export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends EventEmitter {
-  private readonly mode: ListenerMode;
+export class WebSocketListener<Mode extends WebSocketListenerMode = 'stream'> extends EventEmitter {
+  private readonly mode: WebSocketListenerMode;
+  private readonly messageStreams: boolean;
   private readonly supportedProtocols: readonly string[];
   private readonly options: Required<
     Omit<
       WebSocketListenerOptions,
-      'supportedProtocols' | 'mode' | 'tls' | 'authenticate' | 'authenticationChallenge'
+      'supportedProtocols' | 'mode' | 'messageStreams' | 'tls' | 'authenticate' | 'authenticationChallenge'
     >
   >;
   private readonly tlsOptions: https.ServerOptions | undefined;
@@ -104,7 +118,7 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
   private server: AnyHttpServer | undefined;
   private localPort: number | null = null;
   private readonly detachers: (() => void)[] = [];
-  private readonly open = new Set<ServerStreamWebSocket | ServerMessageWebSocket>();
+  private readonly open = new Set<ServerStreamWebSocket | ServerMessageWebSocket | WebStreamSocket>();
   /** Upgrade requests whose authenticate hook has not answered yet. */
   private readonly authenticating = new Set<Duplex>();
   private closing = false;
@@ -112,8 +126,11 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
   constructor(options: WebSocketListenerOptions<Mode> = {}) {
     super();
     const mode: string = options.mode ?? 'stream';
-    if (mode !== 'stream' && mode !== 'message') throw invalidArgument(`unknown listener mode '${mode}'`);
+    if (mode !== 'stream' && mode !== 'message' && mode !== 'webstream') {
+      throw invalidArgument(`unknown listener mode '${mode}'`);
+    }
     this.mode = mode;
+    this.messageStreams = options.messageStreams ?? false;
     this.supportedProtocols = [...(options.supportedProtocols ?? [])];
     const problem = subprotocolsProblem(this.supportedProtocols);
     if (problem !== undefined) throw invalidArgument(problem);
@@ -214,12 +231,18 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
     const webSocket =
       this.mode === 'message'
         ? new ServerMessageWebSocket(accepted, connectionOptions)
-        : new ServerStreamWebSocket(accepted, connectionOptions);
+        : this.mode === 'webstream'
+          ? WebStreamSocket.accepted(accepted, connectionOptions)
+          : new ServerStreamWebSocket(accepted, connectionOptions);
     this.open.add(webSocket);
     webSocket.once('closed', () => {
       this.open.delete(webSocket);
     });
-    this.emit('connectionReceived', { socket: webSocket as ServerSocketOf<Mode>, request });
+    const handedOut =
+      webSocket instanceof WebStreamSocket
+        ? new ServerWebSocketStream(webSocket, this.messageStreams)
+        : webSocket;
+    this.emit('connectionReceived', { socket: handedOut as ServerSocketOf<Mode>, request });
   }
 
   /**
