@@ -69,8 +69,9 @@ async function serve(count: number, size: number): Promise<void> {
       for (let index = 0; index < count; index++) {
         await new Promise<void>((resolve, reject) => {
           socket.send(message, (error) => {
-            if (error === undefined) resolve();
-            else reject(error);
+            // ws passes null, not undefined, when the send went well.
+            if (error instanceof Error) reject(error);
+            else resolve();
           });
         });
       }
