@@ -48,6 +48,12 @@ const BENCHES: readonly BenchEntry[] = [
     timeoutMs: 300_000,
   },
   { name: 'soak', file: 'soak.js', description: '1000 connections echo, server growth', timeoutMs: 300_000 },
+  {
+    name: 'websocket-stream',
+    file: 'websocket-stream.js',
+    description: 'WebSocketStream readers, ours and undici: slow reader peak RSS, fast reader MB/s',
+    timeoutMs: 600_000,
+  },
 ];
 
 const { values, positionals } = parseArgs({

@@ -179,6 +179,10 @@ export class WebSocketError extends Error {
    */
   static getStatus(errorOrHresult: unknown): WebErrorStatus {
     if (errorOrHresult instanceof WebSocketError) return errorOrHresult.status;
+    // An error standing for one of ours (WebSocketStreamError) keeps it as its cause.
+    if (errorOrHresult instanceof Error && errorOrHresult.cause instanceof WebSocketError) {
+      return errorOrHresult.cause.status;
+    }
     if (typeof errorOrHresult === 'number') return statusOfHresult(errorOrHresult >>> 0);
     if (errorOrHresult instanceof Error) return toWebSocketError(errorOrHresult).status;
     return WebErrorStatus.Unknown;

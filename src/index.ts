@@ -8,9 +8,16 @@ export { MessageWebSocketMessageReceivedEventArgs } from './api/message-received
 export { DEFAULT_WHOLE_MESSAGE_LIMIT, type MessageReceivedHandler } from './api/message-socket.js';
 export type { WebSocketIncomingMessage } from './connection/incoming-message.js';
 export { WebSocketListener } from './api/websocket-listener.js';
+export { WebSocketStream, type WebSocketStreamOptions } from './api/websocket-stream.js';
+export { ServerWebSocketStream } from './api/server-websocket-stream.js';
+export type { WebSocketClosedInfo, WebSocketOpenInfo } from './api/websocket-stream-base.js';
+export type { WebSocketMessageStream } from './api/websocket-stream-readable.js';
+export type { BufferSource, WebSocketStreamWrite } from './api/websocket-stream-writable.js';
+export { WebSocketStreamError, type WebSocketCloseInfo } from './api/websocket-stream-error.js';
 export type {
   ConnectionReceivedEventArgs,
   ListenerMode,
+  WebSocketListenerMode,
   ServerSocketOf,
   WebSocketListenerInformation,
   UpgradeVerdict,

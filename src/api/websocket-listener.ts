@@ -1,6 +1,7 @@
 // WebSocketListener: accepts WebSocket connections on a port of its own (bindServiceNameAsync), on a
 // path of an application's HTTP server (attach), or from a framework (handleUpgrade), and hands each
-// one out as a ServerStreamWebSocket in the 'connectionReceived' event.
+// one out in the 'connectionReceived' event: a ServerStreamWebSocket, a ServerMessageWebSocket ('message'
+// mode) or a ServerWebSocketStream ('webstream' mode).
 
 /* eslint-disable @typescript-eslint/no-unsafe-declaration-merging -- the interface types the class's events, as @types/node does for its own emitters */
 
@@ -26,19 +27,31 @@ import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT } from './control.js'
 import { admit, OpenSockets, release } from './open-sockets.js';
 import { ServerMessageWebSocket } from './server-message-websocket.js';
 import { ServerStreamWebSocket } from './server-stream-websocket.js';
+import { ServerWebSocketStream } from './server-websocket-stream.js';
+import { WebStreamSocket } from './web-stream-socket.js';
 
 const SHUTTING_DOWN = 'the server is shutting down';
 
+/** The modes whose sockets are of the WinRT family. */
 export type ListenerMode = 'stream' | 'message';
+/** Every mode: also 'webstream', whose connections are ServerWebSocketStreams. */
+export type WebSocketListenerMode = ListenerMode | 'webstream';
 
 /** The socket a listener of this mode hands out. */
-export type ServerSocketOf<Mode extends ListenerMode> = Mode extends 'message'
+export type ServerSocketOf<Mode extends WebSocketListenerMode> = Mode extends 'message'
   ? ServerMessageWebSocket
-  : ServerStreamWebSocket;
+  : Mode extends 'webstream'
+    ? ServerWebSocketStream
+    : ServerStreamWebSocket;
 
-export interface WebSocketListenerOptions<Mode extends ListenerMode = 'stream'> {
-  /** 'stream' (default): each connection is a ServerStreamWebSocket; 'message': a ServerMessageWebSocket. */
+export interface WebSocketListenerOptions<Mode extends WebSocketListenerMode = 'stream'> {
+  /**
+   * 'stream' (default): each connection is a ServerStreamWebSocket; 'message': a ServerMessageWebSocket;
+   * 'webstream': a ServerWebSocketStream (the WHATWG WebSocketStream shape).
+   */
   mode?: Mode;
+  /** 'webstream' mode: each received message is a stream of its bytes (see WebSocketStreamOptions). */
+  messageStreams?: boolean;
   /** Subprotocols this server speaks; the first one the client offers (in its order) is chosen. */
   supportedProtocols?: string[];
   /**
@@ -88,7 +101,7 @@ export interface WebSocketListenerOptions<Mode extends ListenerMode = 'stream'> 
 // eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- a hook that returns nothing accepts
 export type UpgradeVerdict = UpgradeRefusal | boolean | undefined | void;
 
-export interface ConnectionReceivedEventArgs<Mode extends ListenerMode = 'stream'> {
+export interface ConnectionReceivedEventArgs<Mode extends WebSocketListenerMode = 'stream'> {
   socket: ServerSocketOf<Mode>;
   /** The HTTP upgrade request: path, headers, the client's address. */
   request: http.IncomingMessage;
@@ -99,20 +112,27 @@ export interface WebSocketListenerInformation {
   readonly localPort: number | null;
 }
 
-export interface WebSocketListener<Mode extends ListenerMode = 'stream'> {
+export interface WebSocketListener<Mode extends WebSocketListenerMode = 'stream'> {
   on(event: 'connectionReceived', listener: (args: ConnectionReceivedEventArgs<Mode>) => void): this;
   once(event: 'connectionReceived', listener: (args: ConnectionReceivedEventArgs<Mode>) => void): this;
   off(event: 'connectionReceived', listener: (args: ConnectionReceivedEventArgs<Mode>) => void): this;
   emit(event: 'connectionReceived', args: ConnectionReceivedEventArgs<Mode>): boolean;
 }
 
-export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends EventEmitter {
-  private readonly mode: ListenerMode;
+export class WebSocketListener<Mode extends WebSocketListenerMode = 'stream'> extends EventEmitter {
+  private readonly mode: WebSocketListenerMode;
+  private readonly messageStreams: boolean;
   private readonly supportedProtocols: readonly string[];
   private readonly options: Required<
     Omit<
       WebSocketListenerOptions,
-      'supportedProtocols' | 'mode' | 'tls' | 'authenticate' | 'authenticationChallenge' | 'verifyRequest'
+      | 'supportedProtocols'
+      | 'mode'
+      | 'messageStreams'
+      | 'tls'
+      | 'authenticate'
+      | 'authenticationChallenge'
+      | 'verifyRequest'
     >
   >;
   private readonly tlsOptions: https.ServerOptions | undefined;
@@ -122,7 +142,10 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
   private server: AnyHttpServer | undefined;
   private localPort: number | null = null;
   private readonly detachers: (() => void)[] = [];
+  /** The sockets handed out, as applications see them (listener.clients). */
   private readonly open = new OpenSockets<ServerSocketOf<Mode>>();
+  /** The connections behind them, which closeAsync closes. */
+  private readonly connections = new Set<ServerStreamWebSocket | ServerMessageWebSocket | WebStreamSocket>();
   /** Upgrade requests whose authenticate or verifyRequest hook has not answered yet. */
   private readonly verifying = new Set<Duplex>();
   private closing = false;
@@ -130,8 +153,11 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
   constructor(options: WebSocketListenerOptions<Mode> = {}) {
     super();
     const mode: string = options.mode ?? 'stream';
-    if (mode !== 'stream' && mode !== 'message') throw invalidArgument(`unknown listener mode '${mode}'`);
+    if (mode !== 'stream' && mode !== 'message' && mode !== 'webstream') {
+      throw invalidArgument(`unknown listener mode '${mode}'`);
+    }
     this.mode = mode;
+    this.messageStreams = options.messageStreams ?? false;
     this.supportedProtocols = [...(options.supportedProtocols ?? [])];
     const problem = subprotocolsProblem(this.supportedProtocols);
     if (problem !== undefined) throw invalidArgument(problem);
@@ -267,16 +293,24 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
       keepAliveInterval: this.options.keepAliveInterval,
       keepAliveTimeout: this.options.keepAliveTimeout,
     } as const;
-    const webSocket = (
+    const webSocket =
       this.mode === 'message'
         ? new ServerMessageWebSocket(accepted, connectionOptions)
-        : new ServerStreamWebSocket(accepted, connectionOptions)
+        : this.mode === 'webstream'
+          ? WebStreamSocket.accepted(accepted, connectionOptions)
+          : new ServerStreamWebSocket(accepted, connectionOptions);
+    const handedOut = (
+      webSocket instanceof WebStreamSocket
+        ? new ServerWebSocketStream(webSocket, this.messageStreams)
+        : webSocket
     ) as ServerSocketOf<Mode>;
-    admit(this.open, webSocket);
+    this.connections.add(webSocket);
+    admit(this.open, handedOut);
     webSocket.once('closed', () => {
-      release(this.open, webSocket);
+      this.connections.delete(webSocket);
+      release(this.open, handedOut);
     });
-    this.emit('connectionReceived', { socket: webSocket, request });
+    this.emit('connectionReceived', { socket: handedOut, request });
   }
 
   /**
@@ -298,8 +332,8 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
               resolve();
             });
           });
-    const closing = [...this.open].map((socket) => socket.whenClosed());
-    for (const socket of this.open) socket.goAway(CloseCode.GoingAway, 'server shutting down');
+    const closing = [...this.connections].map((socket) => socket.whenClosed());
+    for (const socket of this.connections) socket.goAway(CloseCode.GoingAway, 'server shutting down');
     await Promise.all([...refused, ...closing]);
     if (server !== undefined) dropConnections(server);
     await stopped;
