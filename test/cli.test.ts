@@ -497,7 +497,8 @@ void describe('sws exit codes', { timeout: 60_000 }, () => {
     const raw = await rawWebSocketServer(t, (connection) => {
       connection.send(serverFrame(0x2, randomBytes(100_000)));
       connection.send(serverFrame(0x2, randomBytes(1000), false));
-      setTimeout(() => connection.socket.destroy(), 50);
+      // Gone once what it sent is on its way: the first message whole, the second cut off.
+      connection.socket.write(Buffer.alloc(0), () => connection.socket.destroy());
     });
     const out = path.join(work, 'cut.bin');
     const { code, stderr } = await sws(['recv', raw.url, '-o', out]);

@@ -20,7 +20,6 @@ import {
   webErrorStatusName,
   type ConnectionReceivedEventArgs,
 } from '../src/index.js';
-import { setTimeout as delay } from 'node:timers/promises';
 import { within } from './helpers/within.js';
 
 const RFC6455_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -166,6 +165,27 @@ async function rawServer(
   };
 }
 
+/**
+ * The connections the client opened so far that nobody took yet: the test opens one of its own and
+ * waits for the server to accept it; the server accepts in order, so any connection the client opened
+ * before came first. An ordering barrier for "no connection was opened", instead of waiting a while.
+ */
+async function connectionsBefore(server: RawServer): Promise<RawConnection[]> {
+  const marker = net.connect({ port: server.port, host: '127.0.0.1' });
+  marker.on('error', () => undefined);
+  try {
+    await within(once(marker, 'connect'), 2000, 'the marker connection');
+    const before: RawConnection[] = [];
+    for (;;) {
+      const connection = await within(server.nextConnection(), 2000, 'the marker at the server');
+      if (connection.socket.remotePort === marker.localPort) return before;
+      before.push(connection);
+    }
+  } finally {
+    marker.destroy();
+  }
+}
+
 /** The value of a header in a raw request head (case-insensitive name), or undefined. */
 function headerOf(head: string, name: string): string | undefined {
   for (const line of head.split('\r\n').slice(1)) {
@@ -294,8 +314,11 @@ void test('invalid URIs are E_INVALIDARG with status Unknown, before any I/O', a
     INVALID_ARG,
     'connectAsync(URL http:)',
   );
-  await delay(100);
-  assert.equal(server.connections.length, 0, 'no TCP connection may be opened for an invalid URI');
+  assert.equal(
+    (await connectionsBefore(server)).length,
+    0,
+    'no TCP connection may be opened for an invalid URI',
+  );
 });
 
 void test('an invalid subprotocol in control.supportedProtocols is E_INVALIDARG, before any I/O', async (t) => {
@@ -309,8 +332,7 @@ void test('an invalid subprotocol in control.supportedProtocols is E_INVALIDARG,
       JSON.stringify(protocols),
     );
   }
-  await delay(100);
-  assert.equal(server.connections.length, 0);
+  assert.equal((await connectionsBefore(server)).length, 0);
 });
 
 void test('after an invalid URI the same socket can still connect', async (t) => {
@@ -329,8 +351,9 @@ void test('a second connectAsync after a successful one is E_ILLEGAL_METHOD_CALL
   const ws = client(t);
   await within(ws.connectAsync(url), 3000, 'first connect');
   await expectReject(ws.connectAsync(url), ILLEGAL_CALL, 'second connectAsync');
-  await delay(50);
-  assert.equal(received.length, 1, 'the second connectAsync must not open a connection');
+  // Another client connects after it: a connection the second connectAsync opened would come first.
+  await within(client(t).connectAsync(url), 3000, 'a later client');
+  assert.equal(received.length, 2, 'the second connectAsync must not open a connection');
 });
 
 void test('a concurrent connectAsync while connecting is E_ILLEGAL_METHOD_CALL', async (t) => {
@@ -349,8 +372,11 @@ void test('a concurrent connectAsync while connecting is E_ILLEGAL_METHOD_CALL',
     'concurrent connectAsync',
   );
   await within(server.nextConnection(), 2000, 'first connection');
-  await delay(50);
-  assert.equal(server.connections.length, 1, 'the concurrent connectAsync must not open a connection');
+  assert.equal(
+    (await connectionsBefore(server)).length,
+    0,
+    'the concurrent connectAsync must not open a connection',
+  );
   ws.close();
   await within(firstSettled, 2000, 'first connect after close');
 });
@@ -474,8 +500,7 @@ void test('an already-aborted AbortSignal gives OperationCanceled', async (t) =>
     2000,
     'already-aborted connect',
   );
-  await delay(100);
-  for (const connection of server.connections) {
+  for (const connection of await connectionsBefore(server)) {
     await within(connection.closed, 2000, 'no connection is left open');
   }
 });
@@ -531,8 +556,7 @@ void test('close() before connectAsync: connectAsync is E_ILLEGAL_METHOD_CALL, w
   const ws = client(t);
   ws.close();
   await expectReject(ws.connectAsync(`ws://127.0.0.1:${server.port}/`), ILLEGAL_CALL, 'connect after close');
-  await delay(50);
-  assert.equal(server.connections.length, 0);
+  assert.equal((await connectionsBefore(server)).length, 0);
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -751,14 +775,13 @@ void test('a server that answers garbage instead of HTTP gives ErrorHttpInvalidS
 // setRequestHeader
 
 void test('setRequestHeader: a custom header reaches the server', async (t) => {
-  const { url, received } = await listening(t);
+  const { listener, url } = await listening(t);
   const ws = client(t);
   ws.setRequestHeader('X-Custom', 'value 1');
   ws.setRequestHeader('Authorization', 'Bearer abc');
+  const arrived = once(listener, 'connectionReceived') as Promise<[ConnectionReceivedEventArgs]>;
   await within(ws.connectAsync(url), 3000, 'connect');
-  await delay(10);
-  const request = received[0]?.request;
-  assert.ok(request !== undefined, 'connectionReceived fired');
+  const [{ request }] = await within(arrived, 3000, 'connectionReceived');
   assert.equal(request.headers['x-custom'], 'value 1');
   assert.equal(request.headers.authorization, 'Bearer abc');
 });

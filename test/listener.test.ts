@@ -365,7 +365,8 @@ void test('requests that are not valid upgrades get complete HTTP errors and are
 });
 
 void test('header tokens are matched leniently: "Connection: keep-alive, Upgrade" and "Upgrade: WebSocket"', async (t) => {
-  const { port, received } = await bound(t);
+  const { listener, port, received } = await bound(t);
+  const serverSide = nextConnection(listener);
   const upgrade = await rawUpgrade(
     t,
     port,
@@ -375,7 +376,7 @@ void test('header tokens are matched leniently: "Connection: keep-alive, Upgrade
   // RFC 6455 §1.3: the accept value of the RFC's own sample key.
   assert.equal(upgrade.headers.get('sec-websocket-accept'), 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
   assert.equal(upgrade.headers.get('sec-websocket-protocol'), undefined);
-  await delay(20);
+  await within(serverSide, 2000, 'connectionReceived');
   assert.equal(received.length, 1);
 });
 
@@ -403,8 +404,7 @@ void test('bytes the client sends right after its request (a first frame) reach 
   assert.equal(got.toString(), 'early bytes');
   // And the server's answer reaches the raw client as an unmasked binary frame.
   await within(socket.outputStream.writeAsync(Buffer.from('ok')), 2000, 'server write');
-  const deadline = Date.now() + 2000;
-  while (upgrade.rest().length < 4 && Date.now() < deadline) await delay(10);
+  while (upgrade.rest().length < 4) await within(once(upgrade.socket, 'data'), 2000, "the server's frame");
   assert.deepEqual([...upgrade.rest()], [0x82, 0x02, 0x6f, 0x6b]);
 });
 
@@ -565,9 +565,11 @@ void test('two listeners attached to different paths of one server both work', a
   t.after(async () => {
     await within(Promise.all([a.closeAsync(), b.closeAsync()]), 3000, 'closeAsync');
   });
+  const atA = nextConnection(a);
+  const atB = nextConnection(b);
   const toA = await connected(t, `ws://127.0.0.1:${port}/a`, ['bee']);
   const toB = await connected(t, `ws://127.0.0.1:${port}/b`, ['bee']);
-  await delay(20);
+  await within(Promise.all([atA, atB]), 2000, 'connectionReceived at both');
   assert.deepEqual(gotA, ['/a']);
   assert.deepEqual(gotB, ['/b']);
   assert.equal(toA.information.protocol, '');
@@ -1025,7 +1027,10 @@ void test('closeAsync() with no connections and an idle raw TCP client resolves 
   t.after(() => socket.destroy());
   await once(socket, 'connect');
   socket.write('GET / HTT');
-  await delay(20);
+  // A whole request on a connection of its own, answered: the listener has accepted the idle one
+  // (accepts come in order) and read its half request by then.
+  const answered = await rawRequest(listener.information.localPort ?? 0, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.ok(answered.statusCode !== undefined, 'the listener answered a plain request');
   await within(listener.closeAsync(), 2000, 'closeAsync with a half-open handshake');
 });
 
@@ -1033,11 +1038,13 @@ void test('many clients connecting and closing, in sequence and in parallel, lea
   const { listener, url } = await bound(t);
   let opened = 0;
   let serverClosed = 0;
+  const serverCloses: Promise<unknown>[] = [];
   listener.on('connectionReceived', ({ socket }) => {
     opened++;
     socket.once('closed', () => {
       serverClosed++;
     });
+    serverCloses.push(socket.whenClosed());
   });
   const once1 = async (index: number): Promise<void> => {
     const ws = new StreamWebSocket();
@@ -1054,8 +1061,7 @@ void test('many clients connecting and closing, in sequence and in parallel, lea
     const clients = Array.from({ length: 50 }, (_unused, index) => once1(50 + batch * 50 + index));
     await within(Promise.all(clients), 8000, `parallel batch ${batch}`);
   }
-  const deadline = Date.now() + 3000;
-  while (serverClosed < 200 && Date.now() < deadline) await delay(20);
+  await within(Promise.all(serverCloses), 3000, "every server socket's 'closed'").catch(() => undefined);
   assert.equal(opened, 200);
   assert.equal(serverClosed, 200, 'every server-side socket reported closed');
   const { socket } = await (async () => {

@@ -11,7 +11,7 @@ import type net from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { test, type TestContext } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as delay } from 'node:timers/promises';
 
 import { WebSocketServer, type WebSocket as WsSocket } from 'ws';
 
@@ -157,6 +157,19 @@ async function wsPeer(t: TestContext): Promise<{
       wss.on('connection', fn);
     },
   };
+}
+
+/**
+ * An ordering barrier for "what `sender` sent before has reached `receiver`'s socket": a message the other
+ * way. The bytes `sender` wrote were waiting at `receiver`'s socket before that message left, so by the
+ * time it arrives, and one event-loop turn later (both ends live in this process), `receiver` has had its
+ * turn to read them — or has shown that it does not read.
+ */
+async function barrier(receiver: MessageSocket, sender: MessageSocket): Promise<void> {
+  const arrived = once(sender, 'messageReceived');
+  await within(receiver.outputStream.writeAsync(Buffer.from('barrier')), 'the barrier write');
+  await within(arrived, 'the barrier message');
+  await nextTurn();
 }
 
 async function readStream(stream: AsyncIterable<unknown>): Promise<Buffer> {
@@ -581,6 +594,7 @@ test('PartialMessage: pieces in order, complete on the last, code points split a
   const client = newClient(t);
   client.control.receiveMode = MessageWebSocketReceiveMode.PartialMessage;
   const pieces: MessageWebSocketMessageReceivedEventArgs[] = [];
+  const lastPiece = new Inbox<null>();
   const wholes = new Inbox<MessageWebSocketMessageReceivedEventArgs>();
   client.on('messageReceived', (args) => {
     if (client.control.receiveMode === MessageWebSocketReceiveMode.FullMessage) {
@@ -589,12 +603,15 @@ test('PartialMessage: pieces in order, complete on the last, code points split a
     }
     pieces.push(args);
     // receiveMode may change on a connected socket: the next message comes whole.
-    if (args.isMessageComplete) client.control.receiveMode = MessageWebSocketReceiveMode.FullMessage;
+    if (args.isMessageComplete) {
+      client.control.receiveMode = MessageWebSocketReceiveMode.FullMessage;
+      lastPiece.push(null);
+    }
   });
   await client.connectAsync(raw.url);
   const connection = await raw.connection;
   await sendFragmented(connection);
-  await delay(50);
+  await lastPiece.next('the piece that completes the message');
   assert.ok(pieces.length >= 2, `${pieces.length} pieces`);
   assert.ok(
     pieces.every((piece) => piece.messageType === SocketMessageType.Utf8),
@@ -742,11 +759,9 @@ test('an async messageReceived handler holds back the next event until its promi
     done.push(null);
   });
   server.control.messageType = SocketMessageType.Utf8;
-  const started = Date.now();
   for (const name of ['1', '2', '3']) await server.outputStream.writeAsync(Buffer.from(name));
   for (let index = 0; index < 3; index++) await done.next();
   assert.deepEqual(log, ['start 1', 'end 1', 'start 2', 'end 2', 'start 3', 'end 3']);
-  assert.ok(Date.now() - started >= 550, `${Date.now() - started} ms for three 200 ms handlers`);
 });
 
 test('while a handler is pending the socket is not read: the sender is held back, then nothing is lost', async (t) => {
@@ -773,7 +788,7 @@ test('while a handler is pending the socket is not read: the sender is held back
   assert.ok(written < 64, `${written} MiB accepted before the sender was held back`);
   t.diagnostic(`the sender was held back after ${written} MiB`);
   const readWhileHeld = client.information.bytesReceived;
-  await delay(100);
+  await barrier(client, server);
   assert.equal(client.information.bytesReceived, readWhileHeld, 'nothing is read while held');
   assert.equal(count, 1, 'no further event while the first handler is pending');
   release();
@@ -989,7 +1004,7 @@ test('a message sent right after the handshake waits for messages() attached lat
   socket.control.messageType = SocketMessageType.Utf8;
   await socket.outputStream.writeAsync(Buffer.from('early bird'));
   await socket.outputStream.writeAsync(Buffer.from('second'));
-  await delay(150);
+  await barrier(client, socket);
   const iterator = client.messages();
   const first = await within(iterator.next(), 'the first message');
   assert.equal(first.done, false);
@@ -1001,15 +1016,17 @@ test('a message sent right after the handshake waits for messages() attached lat
 
 test('messages sent in connectionReceived wait for a messageReceived listener added later', async (t) => {
   const listener = new WebSocketListener({ mode: 'message', closeTimeout: 2_000 });
+  const server = new Inbox<ServerMessageWebSocket>();
   listener.on('connectionReceived', ({ socket }) => {
     socket.outputStream.writeAsync(Buffer.from('hello from connectionReceived')).catch(() => undefined);
     socket.outputStream.writeAsync(Buffer.from('and another')).catch(() => undefined);
+    server.push(socket);
   });
   await listener.bindServiceNameAsync(0, '127.0.0.1');
   t.after(() => listener.closeAsync());
   const client = newClient(t);
   await client.connectAsync(`ws://127.0.0.1:${String(listener.information.localPort)}/`);
-  await delay(150);
+  await barrier(client, await server.next('connectionReceived'));
   const received = events(client);
   assert.equal((await received.next()).getText(), 'hello from connectionReceived');
   assert.equal((await received.next()).getText(), 'and another');
@@ -1024,7 +1041,11 @@ test('a frame that arrives in the same packet as the 101 response is not lost', 
   });
   const client = newClient(t);
   await client.connectAsync(raw.url);
-  await delay(100);
+  // A message to the server and back to its socket: the client has long handled what came with the 101.
+  const connection = await raw.connection;
+  await client.outputStream.writeAsync(Buffer.from('barrier'));
+  while (connection.frames.length === 0) await within(once(connection.socket, 'data'), 'the barrier message');
+  await nextTurn();
   const iterator = client.messages();
   const first = await within(iterator.next(), 'the first message');
   assert.equal((await readStream(first.value as WebSocketIncomingMessage)).toString(), 'in the head');
@@ -1170,7 +1191,7 @@ test('close(): a pending messages() step rejects with OperationCanceled; codes a
   pair.server.close(1000, 'server says bye');
   assert.deepEqual(await within(clientClosed, "client 'closed'"), { code: 1000, reason: 'server says bye' });
   assert.equal((await within(pair.server.whenClosed(), "server 'closed'")).code, 1000);
-  await delay(30);
+  await nextTurn(); // what 'closed' set off (the end of the event pump) has run
   assert.equal(raised, 0, 'a clean close raises no messageReceived');
 });
 
@@ -1182,7 +1203,7 @@ test('a local close() with a messageReceived listener raises no event; later sen
   });
   client.close(1000);
   await within(client.whenClosed(), "'closed'");
-  await delay(30);
+  await nextTurn(); // what 'closed' set off (the end of the event pump) has run
   assert.equal(raised, 0);
   const late = await webSocketErrorOf(() => client.sendFinalFrameAsync(Buffer.from('late')), 'late send');
   assert.ok(

@@ -151,7 +151,7 @@ interface ObservedTlsSocket {
 
 interface AttachedWss<Mode extends ListenerMode> extends WssServer<Mode> {
   /** Every TCP connection the server accepted, with the moment it closed. */
-  tcpConnections: Arrivals<{ closed: Promise<unknown> }>;
+  tcpConnections: Arrivals<{ closed: Promise<unknown>; remotePort: number | undefined }>;
   /** Every TLS handshake the server completed. */
   tlsSockets: Arrivals<ObservedTlsSocket>;
   /** HTTP requests that reached the server: upgrade requests, and any other request. */
@@ -182,10 +182,10 @@ async function attachWss<Mode extends ListenerMode = 'stream'>(
     upgradeRequests: 0,
     otherRequests: 0,
   };
-  server.on('connection', (socket: Duplex) => {
+  server.on('connection', (socket: net.Socket) => {
     open.add(socket);
     const closed = once(socket, 'close').finally(() => open.delete(socket));
-    result.tcpConnections.push({ closed });
+    result.tcpConnections.push({ closed, remotePort: socket.remotePort });
   });
   server.on('secureConnection', (socket: tls.TLSSocket) => {
     result.tlsSockets.push({ servername: socket.servername, alpnProtocol: socket.alpnProtocol });
@@ -995,8 +995,8 @@ test(
     });
     await expectConnectFailure(client, server.url(), WebErrorStatus.CertificateIsInvalid, SECURITY_PROBLEM);
     const observed = await server.tcpConnections.next();
+    // A request would have been read before the connection's end.
     await within(observed.closed, 'the refused TLS connection closes');
-    await delay(20);
     assert.equal(server.upgradeRequests, 0);
     assert.equal(server.otherRequests, 0);
     assert.equal(server.connections.count, 0);
@@ -1049,16 +1049,17 @@ test('custom validation: a deferral that rejects after 50 ms fails the connect',
   const server = await attachWss(t, GOOD_CHAIN);
   const client = streamClient(t);
   client.control.ca.push(pki.root.cert);
+  let rejected = false;
   client.on('serverCustomValidationRequested', (args) => {
     const deferral = args.getDeferral();
     setTimeout(() => {
       args.reject();
+      rejected = true;
       deferral.complete();
     }, 50);
   });
-  const started = Date.now();
   await expectConnectFailure(client, server.url(), WebErrorStatus.CertificateIsInvalid, SECURITY_PROBLEM);
-  assert.ok(Date.now() - started >= 45, 'the connect waited for the deferral');
+  assert.ok(rejected, 'the connect waited for the deferral');
   const observed = await server.tcpConnections.next();
   await within(observed.closed, 'the refused TLS connection closes');
   assert.equal(server.upgradeRequests, 0);
@@ -1083,9 +1084,8 @@ test(
         }
       }, 50);
     });
-    const started = Date.now();
     await connect(client, server.url());
-    assert.ok(Date.now() - started >= 45, 'the connect waited for the deferral');
+    // Set right after the deferral completed: the connect waited for it.
     assert.ok(secondComplete instanceof WebSocketError, `second complete(): ${inspect(secondComplete)}`);
     assert.equal(secondComplete.hresult >>> 0, HResult.E_ILLEGAL_METHOD_CALL);
     const { socket } = await server.connections.next();
@@ -1388,10 +1388,15 @@ test(
     }
     assert.ok(failure instanceof WebSocketError, `expected a WebSocketError, got ${inspect(failure)}`);
     assert.equal(server.connections.count, 0);
-    // Nothing is left open: a TCP connection the client may have opened first is closed again.
-    await delay(50);
-    for (let i = 0; i < server.tcpConnections.count; i++) {
+    // Nothing is left open: a TCP connection the client may have opened first is closed again. The
+    // test's own connection is a barrier: the server accepts in order, so the client's came before it.
+    const marker = net.connect(server.port, '127.0.0.1');
+    marker.on('error', () => undefined);
+    t.after(() => marker.destroy());
+    await within(once(marker, 'connect'), 'the marker connection');
+    for (;;) {
       const connection = await server.tcpConnections.next();
+      if (connection.remotePort === marker.localPort) break;
       await within(connection.closed, 'the client closes the TCP connection it opened', 1_000);
     }
   },
@@ -1420,7 +1425,12 @@ for (const silent of ['tcp', 'tls'] as const) {
       client.destroy();
     });
     await within(once(client, silent === 'tcp' ? 'connect' : 'secureConnect'), `${silent} client connected`);
-    await delay(50);
+    // A TLS handshake of the test's own, finished: the listener has accepted the silent client by then
+    // (accepts come in order) and handled what it sent.
+    const marker = tls.connect({ port, host: '127.0.0.1', ca: pki.root.cert, ALPNProtocols: ['http/1.1'] });
+    marker.on('error', () => undefined);
+    await within(once(marker, 'secureConnect'), 'the marker handshake');
+    marker.destroy();
     const closing = listener.closeAsync();
     try {
       await within(closing, `closeAsync with ${what}`, 2_000);

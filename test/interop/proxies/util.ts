@@ -18,10 +18,6 @@ export function within<T>(promise: Promise<T>, what: string, ms = 5_000): Promis
   return settleWithin(promise, ms, what);
 }
 
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** A queue of what arrives (connections, requests), with bounded waits for the next one. */
 export class Arrivals<T> {
   private readonly arrived: T[] = [];
