@@ -11,7 +11,7 @@ import type { IncomingSink } from '../connection/incoming-sink.js';
 import { WebSocketConnection, type CloseInfo, type ConnectionOptions } from '../connection/connection.js';
 import type { UpgradedSocket as Upgraded } from '../connection/upgraded-socket.js';
 import { closedError, invalidArgument, type WebSocketError } from '../errors.js';
-import { closeArgumentProblem } from '../protocol/close.js';
+import { closeArgumentProblem, CloseCode, goAwayArgumentProblem } from '../protocol/close.js';
 import { WebSocketCloseReceivedEventArgs } from './close-received-event-args.js';
 import { WebSocketInformation } from './information.js';
 
@@ -45,7 +45,8 @@ export abstract class WebSocketBase extends EventEmitter {
   private closeRequested: CloseInfo | undefined;
 
   /** Closes the socket (idempotent): code 1000 or 3000–4999, reason at most 123 UTF-8 bytes. Without
-   * arguments an empty close frame is sent. 'closed' fires when the closing handshake ends. */
+   * arguments an empty close frame is sent. The other codes an endpoint may send go through goAway().
+   * 'closed' fires when the closing handshake ends. */
   close(code?: number, reason = ''): void {
     if (code !== undefined) {
       const problem = closeArgumentProblem(code, reason);
@@ -65,15 +66,15 @@ export abstract class WebSocketBase extends EventEmitter {
   }
 
   /**
-   * Closes with one of the codes close() reserves for endpoints themselves (a Node addition): 1001 Going
-   * Away (a server shutting down, a user pressing Ctrl-C), 1011 Internal Error, 1012 Service Restart or
-   * 1013 Try Again Later. Like close(), idempotent.
+   * Closes with any code RFC 6455 lets an endpoint send (a Node addition): besides close()'s 1000 and
+   * 3000–4999, the codes that say why — 1001 Going Away (the default: a server shutting down, Ctrl-C),
+   * 1002 Protocol Error, 1003 Unsupported Data, 1007 Invalid Payload, 1008 Policy Violation, 1009 Message
+   * Too Big, 1010 Mandatory Extension, 1011 Internal Error, 1012 Service Restart, 1013 Try Again Later,
+   * 1014 Bad Gateway. Never 1004, 1005, 1006 or 1015 (reserved). Like close(), idempotent.
    */
-  goAway(code: 1001 | 1011 | 1012 | 1013 = 1001, reason = ''): void {
-    const problem = closeArgumentProblem(1000, reason);
-    if (![1001, 1011, 1012, 1013].includes(code) || problem !== undefined) {
-      throw invalidArgument(problem ?? `goAway takes 1001, 1011, 1012 or 1013, not ${String(code)}`);
-    }
+  goAway(code: number = CloseCode.GoingAway, reason = ''): void {
+    const problem = goAwayArgumentProblem(code, reason);
+    if (problem !== undefined) throw invalidArgument(problem);
     this.closeRequested ??= { code, reason };
     this.connection?.close(code, reason);
   }
