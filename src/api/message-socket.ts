@@ -98,6 +98,11 @@ export abstract class MessageSocket extends WebSocketBase {
     );
   }
 
+  protected override failStreams(error: WebSocketError): void {
+    this.queue.finish(error);
+    this.outputStream.destroy(error);
+  }
+
   /**
    * The received messages, in order, each a Readable of its sections as frames arrive: a message of any
    * size moves through in bounded memory. Ends after the peer's close frame; throws (WebSocketError) when

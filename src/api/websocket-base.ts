@@ -10,7 +10,7 @@ import type { ServerCertificateReport } from '../client/certificate-check.js';
 import type { IncomingSink } from '../connection/incoming-sink.js';
 import { WebSocketConnection, type CloseInfo, type ConnectionOptions } from '../connection/connection.js';
 import type { UpgradedSocket as Upgraded } from '../connection/upgraded-socket.js';
-import { closedError, invalidArgument, type WebSocketError } from '../errors.js';
+import { closedError, invalidArgument, operationCanceled, type WebSocketError } from '../errors.js';
 import { closeArgumentProblem, CloseCode, goAwayArgumentProblem } from '../protocol/close.js';
 import { WebSocketCloseReceivedEventArgs } from './close-received-event-args.js';
 import { WebSocketInformation } from './information.js';
@@ -43,6 +43,8 @@ export abstract class WebSocketBase extends EventEmitter {
   protected connection: WebSocketConnection | undefined;
   private closedInfo: CloseInfo | undefined;
   private closeRequested: CloseInfo | undefined;
+  /** The socket's life ended before a connection (see endUnconnected). */
+  private endedUnconnected = false;
 
   /** Closes the socket (idempotent): code 1000 or 3000–4999, reason at most 123 UTF-8 bytes. Without
    * arguments an empty close frame is sent. The other codes an endpoint may send go through goAway().
@@ -54,15 +56,7 @@ export abstract class WebSocketBase extends EventEmitter {
     } else if (reason !== '') {
       throw invalidArgument('a close reason needs a close code');
     }
-    if (this.closeRequested !== undefined) return;
-    this.closeRequested = { code: code ?? 1005, reason };
-    this.onCloseRequested();
-    if (this.connection !== undefined) this.connection.close(code, reason);
-    // A socket that never connected is done at once: no close frame was exchanged (1006).
-    else
-      process.nextTick(() => {
-        this.reportClosed({ code: 1006, reason: '' });
-      });
+    this.requestClose(code, reason);
   }
 
   /**
@@ -75,8 +69,15 @@ export abstract class WebSocketBase extends EventEmitter {
   goAway(code: number = CloseCode.GoingAway, reason = ''): void {
     const problem = goAwayArgumentProblem(code, reason);
     if (problem !== undefined) throw invalidArgument(problem);
-    this.closeRequested ??= { code, reason };
-    this.connection?.close(code, reason);
+    this.requestClose(code, reason);
+  }
+
+  private requestClose(code: number | undefined, reason: string): void {
+    if (this.closeRequested !== undefined) return;
+    this.closeRequested = { code: code ?? CloseCode.NoStatusReceived, reason };
+    this.onCloseRequested();
+    if (this.connection !== undefined) this.connection.close(code, reason);
+    else this.endUnconnected(operationCanceled('the WebSocket was closed before it connected'));
   }
 
   /** Closes and waits for the closing handshake to end. */
@@ -151,6 +152,22 @@ export abstract class WebSocketBase extends EventEmitter {
     this.closedInfo = info;
     this.emit('closed', info);
   }
+
+  /**
+   * The socket's life ended before it was connected (closed first, or its connect failed): pending
+   * reads and writes end with `error`, and 'closed' reports 1006, once, as at every end.
+   */
+  protected endUnconnected(error: WebSocketError): void {
+    if (this.endedUnconnected) return;
+    this.endedUnconnected = true;
+    this.failStreams(error);
+    process.nextTick(() => {
+      this.reportClosed({ code: CloseCode.AbnormalClosure, reason: '' });
+    });
+  }
+
+  /** Ends the streams of a socket that never connected. */
+  protected abstract failStreams(error: WebSocketError): void;
 
   /** Hook for sockets that must also cancel work of their own (a pending connect). */
   protected onCloseRequested(): void {
