@@ -123,8 +123,10 @@ function hresultOfStatus(status: WebErrorStatus): number {
 export interface WebSocketErrorOptions {
   hresult?: number;
   cause?: unknown;
-  /** The close code sent to the peer when a protocol violation failed the connection. */
+  /** The close code that ended the connection: ours after the peer's violation, or the peer's own. */
   closeCode?: number;
+  /** The reason of the peer's close frame, when that ended the operation. */
+  reason?: string;
 }
 
 /** Every failure of this library: an Error with a WinRT status, an HRESULT and the original cause. */
@@ -132,14 +134,21 @@ export class WebSocketError extends Error {
   override readonly name = 'WebSocketError';
   readonly status: WebErrorStatus;
   readonly hresult: number;
-  /** Set when the connection was failed with this close code (1002, 1007, 1009, …). */
+  /**
+   * The close code that ended the operation: the one we failed the connection with after the peer broke
+   * the protocol (1002, 1007, 1009, …), or the peer's, when its close frame ended a read or a write
+   * (then `reason` holds its reason).
+   */
   readonly closeCode: number | undefined;
+  /** The reason of the peer's close frame, when that ended the operation ('' when it gave none). */
+  readonly reason: string | undefined;
 
   constructor(status: WebErrorStatus, message: string, options: WebSocketErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.status = status;
     this.hresult = options.hresult ?? hresultOfStatus(status);
     this.closeCode = options.closeCode;
+    this.reason = options.reason;
   }
 
   /**
@@ -252,6 +261,28 @@ export function operationCanceled(message: string, cause?: unknown): WebSocketEr
 /** An operation on a socket that is already closed (RO_E_CLOSED). */
 export function closedError(message: string): WebSocketError {
   return new WebSocketError(WebErrorStatus.Disconnected, message, { hresult: HResult.RO_E_CLOSED });
+}
+
+/**
+ * A read or a write ended because the peer closed the WebSocket: the error carries the peer's code and
+ * reason, and says them. `status` is Disconnected for a write refused after the close, ConnectionAborted
+ * for a message the close cut short.
+ */
+export function peerClosed(
+  what: string,
+  frame: { code: number; reason: string },
+  status: WebErrorStatus = WebErrorStatus.Disconnected,
+  cause?: unknown,
+): WebSocketError {
+  const said =
+    frame.code === 1005
+      ? 'without a close code'
+      : `with ${frame.code}${frame.reason === '' ? '' : ` "${frame.reason}"`}`;
+  return new WebSocketError(status, `${what}: the peer closed the WebSocket ${said}`, {
+    cause,
+    closeCode: frame.code,
+    reason: frame.reason,
+  });
 }
 
 /** The connection ended without a closing handshake while a message was still arriving. */

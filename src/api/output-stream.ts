@@ -74,7 +74,11 @@ export class OutputStream extends Writable {
    * harming the stream.
    */
   writeAsync(data: Uint8Array): Promise<number> {
-    if (this.destroyed) return Promise.reject(closedError('the WebSocket is closed'));
+    if (this.destroyed) {
+      // The failure that ended the stream says why (the peer's close code, a lost connection).
+      const failure = this.errored ?? closedError('the WebSocket is closed');
+      return Promise.reject(toWebSocketError(failure));
+    }
     const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
     const message = this.prepareMessage(chunk);
     if (typeof message !== 'function') return Promise.reject(message);

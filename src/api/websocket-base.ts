@@ -95,10 +95,10 @@ export abstract class WebSocketBase extends EventEmitter {
     });
   }
 
-  /** Why a flush cannot succeed: the socket was closed (RO_E_CLOSED). */
+  /** Why a flush cannot succeed: the socket was closed (RO_E_CLOSED), by the peer or by us. */
   protected flushRefusal(): WebSocketError | undefined {
-    const closed = this.closeRequested !== undefined || this.connection?.isWritable === false;
-    return closed ? closedError('the WebSocket is closed') : undefined;
+    if (this.connection?.isWritable === false) return this.connection.writeRefusal();
+    return this.closeRequested !== undefined ? closedError('the WebSocket is closed') : undefined;
   }
 
   protected get isCloseRequested(): boolean {

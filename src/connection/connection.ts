@@ -11,7 +11,9 @@ import {
   closedError,
   connectionLost,
   operationCanceled,
+  peerClosed,
   toWebSocketError,
+  WebErrorStatus,
   WebSocketError,
 } from '../errors.js';
 import { CloseCode, truncateReason, type CloseFrame } from '../protocol/close.js';
@@ -241,7 +243,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   onCloseReceived(frame: CloseFrame, midMessage: boolean): void {
     this.sections.flush();
     this.finishInbound(
-      midMessage ? connectionLost('the peer closed the connection in the middle of a message') : undefined,
+      midMessage ? peerClosed('a message was cut short', frame, WebErrorStatus.ConnectionAborted) : undefined,
     );
     if (this.session.closeSent !== undefined) {
       // The peer answered our close: the handshake is complete.
@@ -275,7 +277,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     if (!this.session.isAnswerDue || this.finished) return;
     if (this.answerHolds > 0 || this.wireOwner !== undefined) return;
     this.session.answerClose();
-    this.afterCloseSent(closedError('the peer closed the WebSocket'));
+    this.afterCloseSent(this.writeRefusal());
   }
 
   /** A limit of the sink was passed: fail as for a violation by the peer. */
@@ -403,8 +405,12 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     }
   }
 
-  private writeRefusal(): WebSocketError {
-    return this.failure ?? closedError('the WebSocket is closed');
+  /** Why data can no longer be sent: the failure, the peer's close (its code and reason), or ours. */
+  writeRefusal(): WebSocketError {
+    if (this.failure !== undefined) return this.failure;
+    const received = this.session.closeReceived;
+    if (received !== undefined) return peerClosed('cannot send', received);
+    return closedError('the WebSocket is closed');
   }
 
   /** Rejects every message waiting for the wire and every write waiting for drain. */
@@ -471,7 +477,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     this.closeTimer = undefined;
     if (this.session.isAnswerDue) {
       this.session.answerClose();
-      this.afterCloseSent(closedError('the peer closed the WebSocket'));
+      this.afterCloseSent(this.writeRefusal());
       this.socket.end();
       return;
     }
@@ -486,7 +492,11 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     this.stopKeepAlive?.();
     const lost = connectionLost('the connection was lost without a closing handshake', this.socketError);
     this.finishInbound(this.failure ?? lost);
-    this.cancelOutbound(this.failure ?? lost);
+    const received = this.session.closeReceived;
+    this.cancelOutbound(
+      this.failure ??
+        (received === undefined ? lost : peerClosed('cannot send', received, undefined, this.socketError)),
+    );
     this.events.closed(this.closeInfo());
   }
 
