@@ -95,6 +95,7 @@ export abstract class MessageSocket extends WebSocketBase {
     this.outputStream.bind(
       (payload) => this.prepareWhole(connection, payload),
       () => this.flushRefusal(),
+      () => connection.endOutput(),
     );
   }
 

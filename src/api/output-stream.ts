@@ -1,5 +1,8 @@
 // The write side of a WebSocket as a Node Writable with WinRT's writeAsync/flushAsync on top: each write
 // is sent as one whole message, and a write completes once the socket can take more (backpressure).
+// end() means "nothing more to send": once everything written is out, the closing handshake starts with
+// 1000 while reading goes on until the peer's close, so pipeline(source, outputStream) ends the
+// connection cleanly when the source is done.
 
 import { Buffer } from 'node:buffer';
 import { Writable } from 'node:stream';
@@ -18,9 +21,13 @@ export type MessagePreparer = (payload: Buffer) => PreparedMessage | WebSocketEr
 /** Why a flush cannot succeed now (the socket was closed), or undefined while it can. */
 export type FlushRefusal = () => WebSocketError | undefined;
 
+/** Starts the closing handshake once everything written is out; settles when the close frame is. */
+export type OutputEnder = () => Promise<void>;
+
 export class OutputStream extends Writable {
   private prepare: MessagePreparer | undefined;
   private flushRefusal: FlushRefusal | undefined;
+  private endOutput: OutputEnder | undefined;
   /** Messages prepared by writeAsync, found again by their chunk when the Writable gets to them. */
   private prepared: WeakMap<Buffer, PreparedMessage> | undefined;
   private flushWaiters: { resolve: (flushed: boolean) => void; reject: (error: Error) => void }[] = [];
@@ -32,9 +39,10 @@ export class OutputStream extends Writable {
   }
 
   /** Connects the stream to its socket. Until then a write fails: the socket is not connected yet. */
-  bind(prepare: MessagePreparer, flushRefusal: FlushRefusal): void {
+  bind(prepare: MessagePreparer, flushRefusal: FlushRefusal, endOutput: OutputEnder): void {
     this.prepare = prepare;
     this.flushRefusal = flushRefusal;
+    this.endOutput = endOutput;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -57,8 +65,19 @@ export class OutputStream extends Writable {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    // Ending the output stream leaves the WebSocket open for reading; close() closes it.
-    callback();
+    if (this.endOutput === undefined) {
+      callback(illegalMethodCall('the WebSocket is not connected yet'));
+      return;
+    }
+    // 'finish' once our close frame is out; the input goes on until the peer's close.
+    this.endOutput().then(
+      () => {
+        callback();
+      },
+      (error: unknown) => {
+        callback(toWebSocketError(error));
+      },
+    );
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {

@@ -31,6 +31,7 @@ export abstract class StreamSocket extends WebSocketBase {
     this.outputStream.bind(
       (payload) => () => connection.sendMessage(Opcode.Binary, payload),
       () => this.flushRefusal(),
+      () => connection.endOutput(),
     );
   }
 

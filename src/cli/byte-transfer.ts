@@ -47,7 +47,8 @@ export async function sendAndClose(
   sourceName = 'the input',
 ): Promise<WebSocketClosedEventArgs> {
   try {
-    await pipeline(source, meter.tap(), socket.outputStream);
+    // Not ended: end() would close with a bare 1000, and the close below carries the digest.
+    await pipeline(source, meter.tap(), socket.outputStream, { end: false });
   } catch (error) {
     if (!(error instanceof WebSocketError)) {
       socket.close(FileCloseCode.StorageFailed, 'the sender could not read its input');

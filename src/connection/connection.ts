@@ -95,6 +95,10 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   private pendingPong: Buffer | undefined;
   /** Holds on the answer to the peer's close (deferrals of the application). */
   private answerHolds = 0;
+  /** outputStream.end(): our close (1000) goes once no message owns the wire. */
+  private outputEnded = false;
+  /** Callers of endOutput(), told when our close frame has gone out (or that it never will). */
+  private endWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   /** A message was cut short after the peer's close: no more data may follow it. */
   private outgoingBroken = false;
 
@@ -256,7 +260,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     // Messages that arrived with the close frame reach the application asynchronously: give it a turn
     // of the event loop to start answering them (§5.5.1 lets an endpoint finish its message first).
     setImmediate(() => {
-      this.answerCloseWhenFree();
+      this.sendWaitingClose();
     });
   }
 
@@ -268,16 +272,29 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
       if (released) return;
       released = true;
       this.answerHolds--;
-      this.answerCloseWhenFree();
+      this.sendWaitingClose();
     };
   }
 
-  /** Echoes the peer's close once nothing holds it: no deferral, no message owning the wire. */
-  private answerCloseWhenFree(): void {
-    if (!this.session.isAnswerDue || this.finished) return;
-    if (this.answerHolds > 0 || this.wireOwner !== undefined) return;
-    this.session.answerClose();
-    this.afterCloseSent(this.writeRefusal());
+  /**
+   * Sends a close that waits for the wire to be free (no message owning it): the echo of the peer's
+   * close once no deferral holds it, or else our own 1000 after outputStream.end().
+   */
+  private sendWaitingClose(): void {
+    if (this.finished || this.failure !== undefined || this.session.closeSent !== undefined) return;
+    if (this.wireOwner !== undefined) return;
+    if (this.session.isAnswerDue) {
+      if (this.answerHolds > 0) return;
+      this.session.answerClose();
+      this.afterCloseSent(this.writeRefusal());
+    } else if (this.outputEnded) {
+      // Nothing is cancelled: what was written before is on its way, ahead of the close frame, and
+      // reading goes on until the peer's close.
+      this.session.close(CloseCode.NormalClosure);
+      this.settleEndWaiters(undefined);
+      this.endTransportIfDue();
+      this.armCloseTimer();
+    }
   }
 
   /** A limit of the sink was passed: fail as for a violation by the peer. */
@@ -327,6 +344,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
 
   /** Sends a whole message; resolves when the caller owns the payload again and the socket can take more. */
   sendMessage(type: DataOpcode, payload: Buffer): Promise<void> {
+    if (this.outputEnded) return Promise.reject(this.writeRefusal());
     // Fast path: nothing else owns the wire and the message is one frame, so write it right away.
     if (this.wireOwner === undefined && this.wireQueue.length === 0 && payload.length <= MASKED_FRAME_LIMIT) {
       return this.writeData(type, payload, true);
@@ -335,7 +353,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   }
 
   acquireWire(message: OutgoingMessage): Promise<void> {
-    if (!this.isWritable) return Promise.reject(this.writeRefusal());
+    if (!this.isWritable || this.outputEnded) return Promise.reject(this.writeRefusal());
     if (this.wireOwner === undefined) {
       this.wireOwner = message;
       return RESOLVED;
@@ -354,7 +372,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     const next = this.wireQueue.shift();
     this.wireOwner = next?.message;
     next?.grant();
-    if (this.wireOwner === undefined) this.answerCloseWhenFree();
+    if (this.wireOwner === undefined) this.sendWaitingClose();
   }
 
   /**
@@ -410,6 +428,8 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     if (this.failure !== undefined) return this.failure;
     const received = this.session.closeReceived;
     if (received !== undefined) return peerClosed('cannot send', received);
+    if (this.outputEnded)
+      return closedError('the output was ended (outputStream.end()): nothing more is sent');
     return closedError('the WebSocket is closed');
   }
 
@@ -418,6 +438,36 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     for (const waiting of this.wireQueue.splice(0)) waiting.refuse(error);
     this.wireOwner = undefined;
     this.output.failWaiters(error);
+    this.settleEndWaiters(
+      this.session.closeSent === undefined || this.failure !== undefined ? error : undefined,
+    );
+  }
+
+  /**
+   * The application has nothing more to send (outputStream.end()): once the messages begun before it
+   * are out, our close (1000) starts the closing handshake, and reading goes on until the peer's close
+   * (a half-close). Resolves when our close frame has been handed to the socket; rejects when the
+   * connection fails or is lost first.
+   */
+  endOutput(): Promise<void> {
+    if (this.failure !== undefined || this.finished || this.session.closeSent !== undefined) {
+      return this.failure === undefined && this.session.closeSent !== undefined
+        ? RESOLVED
+        : Promise.reject(this.writeRefusal());
+    }
+    this.outputEnded = true;
+    const ended = new Promise<void>((resolve, reject) => {
+      this.endWaiters.push({ resolve, reject });
+    });
+    this.sendWaitingClose();
+    return ended;
+  }
+
+  private settleEndWaiters(error: WebSocketError | undefined): void {
+    for (const waiter of this.endWaiters.splice(0)) {
+      if (error === undefined) waiter.resolve();
+      else waiter.reject(error);
+    }
   }
 
   // ---- closing -------------------------------------------------------------------------------------------
@@ -428,7 +478,8 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
    * the close timeout.
    */
   close(code: number | undefined, reason: string): void {
-    if (this.session.closeSent !== undefined || this.finished || this.failure !== undefined) return;
+    if (this.finished || this.failure !== undefined) return;
+    // After outputStream.end() our close frame is out already: this stops the reading that went on.
     this.session.close(code, reason);
     const canceled = operationCanceled('the WebSocket was closed locally');
     this.finishInbound(canceled);
