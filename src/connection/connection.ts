@@ -25,6 +25,7 @@ import { FrameOutput, MASKED_FRAME_LIMIT } from './frame-output.js';
 import type { IncomingSink, ReadControl } from './incoming-sink.js';
 import { onKeepAliveTick } from './keep-alive-clock.js';
 import { OutgoingMessage, type FrameSender } from './outgoing-message.js';
+import { PeerLiveness } from './peer-liveness.js';
 import { SectionBatcher } from './section-batcher.js';
 
 export interface ConnectionOptions {
@@ -39,11 +40,12 @@ export interface ConnectionOptions {
   /** Interval of unsolicited pongs (a one-way heartbeat), in ms; 0 turns them off. */
   unsolicitedPongInterval?: number;
   /**
-   * Keep-alive: after this many ms without input a ping is sent; 0 (the default) sends none. While our
-   * own reading is paused by backpressure the peer counts as alive.
+   * Keep-alive: after this many ms in which the peer neither sent anything nor took any of our data, a
+   * ping is sent; 0 (the default) sends none. While our own reading is paused by backpressure the peer
+   * counts as alive.
    */
   keepAliveInterval?: number;
-  /** How long after that ping input must arrive before the connection is declared dead (ms). */
+  /** How long after that ping left input must arrive before the connection is declared dead (ms). */
   keepAliveTimeout?: number;
 }
 
@@ -89,8 +91,10 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   private closeTimer: NodeJS.Timeout | undefined;
   private pongTimer: NodeJS.Timeout | undefined;
   private stopKeepAlive: (() => void) | undefined;
-  /** When input last arrived (or reading was paused by us), for the keep-alive. */
-  private lastActivity = performance.now();
+  /** Input arrived since the last keep-alive tick. */
+  private inputHeard = false;
+  /** The ping that a keep-alive tick is sending: told when the frame has left. */
+  private pingWritten: (() => void) | undefined;
   /** A ping that arrived while the socket was full: answered (only the latest) once it drains. */
   private pendingPong: Buffer | undefined;
   /** Holds on the answer to the peer's close (deferrals of the application). */
@@ -171,28 +175,35 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     const keepAliveInterval = options.keepAliveInterval ?? 0;
     if (keepAliveInterval > 0) {
       const timeout = options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT;
+      const liveness = new PeerLiveness(keepAliveInterval, timeout, performance.now());
       this.stopKeepAlive = onKeepAliveTick(keepAliveInterval, () => {
-        this.checkAlive(keepAliveInterval, timeout);
+        this.checkAlive(liveness, timeout);
       });
     }
   }
 
-  /** Pings a quiet peer; drops one that stayed quiet past the timeout (a half-open connection). */
-  private checkAlive(interval: number, timeout: number): void {
-    const now = performance.now();
+  /** Pings a quiet peer; drops one that neither answered nor took our data in time (half-open). */
+  private checkAlive(liveness: PeerLiveness, timeout: number): void {
     if (this.session.closeSent !== undefined) return;
-    if (this.readingPaused) {
-      // We are not reading, so no answer can be seen; the pings still go out (while the socket takes
-      // them), and a peer that has vanished makes them fail in the end.
-      this.lastActivity = now;
-      if (!this.output.needsDrain) this.session.ping(EMPTY);
-      return;
-    }
-    const quiet = now - this.lastActivity;
-    if (quiet > interval + timeout) {
-      this.destroy(connectionLost(`the peer did not answer a ping within ${timeout} ms`));
-    } else if (quiet >= interval && !this.output.needsDrain) {
+    const now = performance.now();
+    const action = liveness.tick(now, {
+      heard: this.inputHeard,
+      readingPaused: this.readingPaused,
+      passedOn: this.output.passedOn,
+      buffered: this.output.buffered,
+      congested: this.output.needsDrain,
+    });
+    this.inputHeard = false;
+    if (action === 'dead') {
+      this.destroy(
+        connectionLost(`the peer neither answered a ping within ${timeout} ms nor took any of our data`),
+      );
+    } else if (action === 'ping') {
+      this.pingWritten = () => {
+        liveness.pingLeft(now, performance.now());
+      };
       this.session.ping(EMPTY);
+      this.pingWritten = undefined;
     }
   }
 
@@ -209,7 +220,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   // ---- receiving -------------------------------------------------------------------------------------
 
   private receive(chunk: Buffer): void {
-    this.lastActivity = performance.now();
+    this.inputHeard = true;
     this.meter.received(chunk.length);
     this.session.receive(chunk);
     this.sections.flush();
@@ -334,7 +345,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
       this.pendingPong = Buffer.from(payload);
       return undefined;
     }
-    return this.output.write(opcode, fin, payload);
+    return this.output.write(opcode, fin, payload, opcode === Opcode.Ping ? this.pingWritten : undefined);
   }
 
   /** Starts an outgoing message; its fragments go out after the messages opened before it. */
