@@ -274,10 +274,11 @@ export function peerClosed(
   status: WebErrorStatus = WebErrorStatus.Disconnected,
   cause?: unknown,
 ): WebSocketError {
+  // The reason is the peer's text: quoted as JSON, so that it cannot forge lines in a log.
   const said =
     frame.code === 1005
       ? 'without a close code'
-      : `with ${frame.code}${frame.reason === '' ? '' : ` "${frame.reason}"`}`;
+      : `with ${frame.code}${frame.reason === '' ? '' : ` ${JSON.stringify(frame.reason)}`}`;
   return new WebSocketError(status, `${what}: the peer closed the WebSocket ${said}`, {
     cause,
     closeCode: frame.code,

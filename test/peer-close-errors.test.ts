@@ -46,17 +46,18 @@ test("a client's pipeline rejects with the listener's close(4400, 'x'): code and
   assert.deepEqual(await within(client.whenClosed(), 5000, 'closed'), { code: 4400, reason: 'x' });
 });
 
-test('a pipeline into a listener socket rejects with the code a ws client closed with', async (t) => {
+test('a pipeline into a listener socket rejects with the code and reason a ws client closed with', async (t) => {
   const { url, next } = await listen(t);
   const peer = await wsClient(t, url);
   const server = await next();
   peer.once('message', () => {
-    peer.close(4400, 'enough');
+    peer.close(4400, 'enough\nsws: forged log line');
   });
   const error = await rejectionOf(pipeline(endlessChunks(), server.outputStream), 'the pipeline');
   assert.equal(error.closeCode, 4400);
-  assert.equal(error.reason, 'enough');
-  assert.match(error.message, /4400 "enough"/);
+  assert.equal(error.reason, 'enough\nsws: forged log line');
+  // The peer's text is quoted as JSON: it cannot break the message into lines.
+  assert.ok(error.message.endsWith('with 4400 "enough\\nsws: forged log line"'), error.message);
 });
 
 test('a ws server refusing a message with 1009 fails the pipeline with closeCode 1009', async (t) => {
