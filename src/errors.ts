@@ -272,7 +272,6 @@ export function peerClosed(
   what: string,
   frame: { code: number; reason: string },
   status: WebErrorStatus = WebErrorStatus.Disconnected,
-  cause?: unknown,
 ): WebSocketError {
   // The reason is the peer's text: quoted as JSON, so that it cannot forge lines in a log.
   const said =
@@ -280,7 +279,6 @@ export function peerClosed(
       ? 'without a close code'
       : `with ${frame.code}${frame.reason === '' ? '' : ` ${JSON.stringify(frame.reason)}`}`;
   return new WebSocketError(status, `${what}: the peer closed the WebSocket ${said}`, {
-    cause,
     closeCode: frame.code,
     reason: frame.reason,
   });

@@ -94,9 +94,9 @@ export class OutputStream extends Writable {
    */
   writeAsync(data: Uint8Array): Promise<number> {
     if (this.destroyed) {
-      // The failure that ended the stream says why (the peer's close code, a lost connection).
-      const failure = this.errored ?? closedError('the WebSocket is closed');
-      return Promise.reject(toWebSocketError(failure));
+      // Why nothing more can be sent: the peer's close (its code), our own, or a lost connection.
+      const refusal = this.flushRefusal?.() ?? this.errored ?? closedError('the WebSocket is closed');
+      return Promise.reject(toWebSocketError(refusal));
     }
     const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
     const message = this.prepareMessage(chunk);

@@ -105,6 +105,8 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   private endWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   /** A message was cut short after the peer's close: no more data may follow it. */
   private outgoingBroken = false;
+  /** The peer's close came before ours: it is why nothing more can be sent. */
+  private closedByPeer = false;
 
   private wireOwner: OutgoingMessage | undefined;
   private readonly wireQueue: {
@@ -265,6 +267,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
       this.endTransportIfDue();
       return;
     }
+    this.closedByPeer = true;
     this.events.closeReceived(frame);
     // Bounds how long the application may take to answer.
     this.armCloseTimer();
@@ -438,7 +441,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   writeRefusal(): WebSocketError {
     if (this.failure !== undefined) return this.failure;
     const received = this.session.closeReceived;
-    if (received !== undefined) return peerClosed('cannot send', received);
+    if (this.closedByPeer && received !== undefined) return peerClosed('cannot send', received);
     if (this.outputEnded)
       return closedError('the output was ended (outputStream.end()): nothing more is sent');
     return closedError('the WebSocket is closed');
@@ -554,10 +557,9 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     this.stopKeepAlive?.();
     const lost = connectionLost('the connection was lost without a closing handshake', this.socketError);
     this.finishInbound(this.failure ?? lost);
-    const received = this.session.closeReceived;
+    // After a close frame arrived, writes still pending end for the reason any write would now.
     this.cancelOutbound(
-      this.failure ??
-        (received === undefined ? lost : peerClosed('cannot send', received, undefined, this.socketError)),
+      this.session.closeReceived === undefined ? (this.failure ?? lost) : this.writeRefusal(),
     );
     this.events.closed(this.closeInfo());
   }
