@@ -135,8 +135,10 @@ function hresultOfStatus(status: WebErrorStatus): number {
 export interface WebSocketErrorOptions {
   hresult?: number;
   cause?: unknown;
-  /** The close code sent to the peer when a protocol violation failed the connection. */
+  /** The close code that ended the connection: ours after the peer's violation, or the peer's own. */
   closeCode?: number;
+  /** The reason of the peer's close frame, when that ended the operation. */
+  reason?: string;
 }
 
 /**
@@ -147,14 +149,21 @@ export interface WebSocketErrorOptions {
 export class WebSocketError extends Error {
   readonly status: WebErrorStatus;
   readonly hresult: number;
-  /** Set when the connection was failed with this close code (1002, 1007, 1009, …). */
+  /**
+   * The close code that ended the operation: the one we failed the connection with after the peer broke
+   * the protocol (1002, 1007, 1009, …), or the peer's, when its close frame ended a read or a write
+   * (then `reason` holds its reason).
+   */
   readonly closeCode: number | undefined;
+  /** The reason of the peer's close frame, when that ended the operation ('' when it gave none). */
+  readonly reason: string | undefined;
 
   constructor(status: WebErrorStatus, message: string, options: WebSocketErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.status = status;
     this.hresult = options.hresult ?? hresultOfStatus(status);
     this.closeCode = options.closeCode;
+    this.reason = options.reason;
     // The stack's first line says `WebSocketError: …`: name the status there too.
     const stack = this.stack;
     if (stack?.startsWith(this.name) === true) this.stack = this.label + stack.slice(this.name.length);
@@ -287,6 +296,27 @@ export function operationCanceled(message: string, cause?: unknown): WebSocketEr
 /** An operation on a socket that is already closed (RO_E_CLOSED). */
 export function closedError(message: string): WebSocketError {
   return new WebSocketError(WebErrorStatus.Disconnected, message, { hresult: HResult.RO_E_CLOSED });
+}
+
+/**
+ * A read or a write ended because the peer closed the WebSocket: the error carries the peer's code and
+ * reason, and says them. `status` is Disconnected for a write refused after the close, ConnectionAborted
+ * for a message the close cut short.
+ */
+export function peerClosed(
+  what: string,
+  frame: { code: number; reason: string },
+  status: WebErrorStatus = WebErrorStatus.Disconnected,
+): WebSocketError {
+  // The reason is the peer's text: quoted as JSON, so that it cannot forge lines in a log.
+  const said =
+    frame.code === 1005
+      ? 'without a close code'
+      : `with ${frame.code}${frame.reason === '' ? '' : ` ${JSON.stringify(frame.reason)}`}`;
+  return new WebSocketError(status, `${what}: the peer closed the WebSocket ${said}`, {
+    closeCode: frame.code,
+    reason: frame.reason,
+  });
 }
 
 /** The connection ended without a closing handshake while a message was still arriving. */

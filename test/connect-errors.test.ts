@@ -381,7 +381,7 @@ void test('a concurrent connectAsync while connecting is E_ILLEGAL_METHOD_CALL',
   await within(firstSettled, 2000, 'first connect after close');
 });
 
-void test('after a failed connect the socket may try again (as WinRT allows)', async (t) => {
+void test('a failed connect closes the socket: connecting it again is E_ILLEGAL_METHOD_CALL', async (t) => {
   const refused = await closedPort();
   const { url, received } = await listening(t);
   const ws = client(t);
@@ -390,21 +390,23 @@ void test('after a failed connect the socket may try again (as WinRT allows)', a
     { status: WebErrorStatus.CannotConnect },
     'refused',
   );
-  await within(ws.connectAsync(url), 3000, 'retry');
-  assert.equal(received.length, 1);
-  await expectReject(ws.connectAsync(url), ILLEGAL_CALL, 'connect after the successful retry');
+  const error = await expectReject(ws.connectAsync(url), ILLEGAL_CALL, 'connect after the failed one');
+  assert.match(error.message, /create a new one/);
+  assert.deepEqual(await within(ws.whenClosed(), 3000, 'closed'), { code: 1006, reason: '' });
+  assert.equal(received.length, 0, 'the second connectAsync must not open a connection');
 });
 
-void test('after an aborted connect the socket may try again', async (t) => {
+void test('an aborted connect closes the socket too', async (t) => {
   const server = await rawServer(t);
-  const { url } = await listening(t);
+  const { url, received } = await listening(t);
   const ws = client(t);
   const controller = new AbortController();
   const pending = ws.connectAsync(`ws://127.0.0.1:${server.port}/`, { signal: controller.signal });
   await within(server.nextConnection(), 2000, 'connection');
   controller.abort();
   await expectReject(pending, { status: WebErrorStatus.OperationCanceled }, 'aborted connect');
-  await within(ws.connectAsync(url), 3000, 'retry after abort');
+  await expectReject(ws.connectAsync(url), ILLEGAL_CALL, 'connect after the aborted one');
+  assert.equal(received.length, 0);
 });
 
 // ---------------------------------------------------------------------------------------------------

@@ -603,12 +603,15 @@ test(
 );
 
 test(
-  'a failed connect may be retried on the same socket after adding an ignorable error (WinRT)',
+  'a connect refused for its certificate closes the socket; a new one that ignores the error connects',
   TEST_OPTIONS,
   async (t) => {
     const server = await attachWss(t, serverTls(pki.selfSigned));
+    const refused = streamClient(t);
+    await expectConnectFailure(refused, server.url(), WebErrorStatus.CertificateIsInvalid);
+    assert.deepEqual(await within(refused.whenClosed(), 'closed'), { code: 1006, reason: '' });
+    await assert.rejects(refused.connectAsync(server.url()), { hresult: HResult.E_ILLEGAL_METHOD_CALL });
     const client = streamClient(t);
-    await expectConnectFailure(client, server.url(), WebErrorStatus.CertificateIsInvalid);
     client.control.ignorableServerCertificateErrors.push(ChainValidationResult.Untrusted);
     await connect(client, server.url());
     assert.deepEqual(certificateInfo(client).errors, [ChainValidationResult.Untrusted]);

@@ -173,12 +173,6 @@ export class WebSocketControl {
     this.appliedPongInterval = this.pongInterval;
   }
 
-  /** @internal Called when connectAsync failed: the application may change settings and try again (WinRT). */
-  unlock(): void {
-    this.connected = false;
-    this.appliedPongInterval = 0;
-  }
-
   /** @internal */
   protected assertConfigurable(name: string): void {
     if (this.connected) throw illegalMethodCall(`control.${name} can only be set before connectAsync`);

@@ -97,7 +97,13 @@ export abstract class MessageSocket extends WebSocketBase {
     this.outputStream.bind(
       (messageType) => this.wholeMessageMaker(connection, messageType),
       () => this.flushRefusal(),
+      () => connection.endOutput(),
     );
+  }
+
+  protected override failStreams(error: WebSocketError): void {
+    this.queue.finish(error);
+    this.outputStream.destroy(error);
   }
 
   /**

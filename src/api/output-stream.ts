@@ -1,5 +1,8 @@
 // The write side of a WebSocket as a Node Writable with WinRT's writeAsync/flushAsync on top: each write
 // is sent as one whole message, and a write completes once the socket can take more (backpressure).
+// end() means "nothing more to send": once everything written is out, the closing handshake starts with
+// 1000 while reading goes on until the peer's close, so pipeline(source, outputStream) ends the
+// connection cleanly when the source is done.
 
 import { Buffer } from 'node:buffer';
 import { Writable } from 'node:stream';
@@ -22,11 +25,15 @@ export type MessagePreparer = (messageType: SocketMessageType | undefined) => Me
 /** Why a flush cannot succeed now (the socket was closed), or undefined while it can. */
 export type FlushRefusal = () => WebSocketError | undefined;
 
+/** Starts the closing handshake once everything written is out; settles when the close frame is. */
+export type OutputEnder = () => Promise<void>;
+
 type WriteCallback = (error: Error | null | undefined) => void;
 
 export class OutputStream extends Writable {
   private prepare: MessagePreparer | undefined;
   private flushRefusal: FlushRefusal | undefined;
+  private endOutput: OutputEnder | undefined;
   /** For each write still in the Writable's queue, in order: its message as fixed when it was made. */
   private readonly queuedMakers: MessageMaker[] = [];
   private flushWaiters: { resolve: (flushed: boolean) => void; reject: (error: Error) => void }[] = [];
@@ -38,9 +45,10 @@ export class OutputStream extends Writable {
   }
 
   /** @internal Connects the stream to its socket. Until then a write fails: not connected yet. */
-  bind(prepare: MessagePreparer, flushRefusal: FlushRefusal): void {
+  bind(prepare: MessagePreparer, flushRefusal: FlushRefusal, endOutput: OutputEnder): void {
     this.prepare = prepare;
     this.flushRefusal = flushRefusal;
+    this.endOutput = endOutput;
   }
 
   /** Writable.write: the message goes with the type in force now, even if it waits in the queue. */
@@ -83,8 +91,19 @@ export class OutputStream extends Writable {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    // Ending the output stream leaves the WebSocket open for reading; close() closes it.
-    callback();
+    if (this.endOutput === undefined) {
+      callback(illegalMethodCall('the WebSocket is not connected yet'));
+      return;
+    }
+    // 'finish' once our close frame is out; the input goes on until the peer's close.
+    this.endOutput().then(
+      () => {
+        callback();
+      },
+      (error: unknown) => {
+        callback(toWebSocketError(error));
+      },
+    );
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -123,7 +142,11 @@ export class OutputStream extends Writable {
 
   /** @internal writeAsync, with the message type the caller chose (undefined: the socket's default). */
   protected writeMessage(data: Uint8Array, messageType: SocketMessageType | undefined): Promise<number> {
-    if (this.destroyed) return Promise.reject(closedError('the WebSocket is closed'));
+    if (this.destroyed) {
+      // Why nothing more can be sent: the peer's close (its code), our own, or a lost connection.
+      const refusal = this.flushRefusal?.() ?? this.errored ?? closedError('the WebSocket is closed');
+      return Promise.reject(toWebSocketError(refusal));
+    }
     const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
     const message = this.makerFor(messageType)(chunk);
     if (typeof message !== 'function') return Promise.reject(message);

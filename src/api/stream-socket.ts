@@ -2,7 +2,7 @@
 // every received message, and an outputStream whose writes are binary messages.
 
 import type { ConnectionOptions } from '../connection/connection.js';
-import { operationCanceled } from '../errors.js';
+import type { WebSocketError } from '../errors.js';
 import { Opcode } from '../protocol/opcodes.js';
 import { InputStream } from './input-stream.js';
 import { OutputStream } from './output-stream.js';
@@ -32,15 +32,14 @@ export abstract class StreamSocket extends WebSocketBase {
     this.outputStream.bind(
       () => (payload) => () => connection.sendMessage(Opcode.Binary, payload),
       () => this.flushRefusal(),
+      () => connection.endOutput(),
     );
   }
 
   /** @internal */
-  protected override onCloseRequested(): void {
-    if (this.connection !== undefined) return;
-    const canceled = operationCanceled('the WebSocket was closed before it connected');
-    this.inputStream.finish(canceled);
-    this.outputStream.destroy(canceled);
+  protected override failStreams(error: WebSocketError): void {
+    this.inputStream.finish(error);
+    this.outputStream.destroy(error);
   }
 }
 

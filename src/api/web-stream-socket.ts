@@ -7,7 +7,7 @@ import type { Buffer } from 'node:buffer';
 import type { ConnectionOptions } from '../connection/connection.js';
 import { IncomingMessageQueue } from '../connection/message-queue.js';
 import { OutgoingMessageStream } from '../connection/outgoing-message-stream.js';
-import { illegalMethodCall, WebErrorStatus, type WebSocketError } from '../errors.js';
+import { illegalMethodCall, operationCanceled, WebErrorStatus, type WebSocketError } from '../errors.js';
 import { Opcode, type DataOpcode } from '../protocol/opcodes.js';
 import { ClientConnector } from './client-connector.js';
 import type { WebSocketControl } from './control.js';
@@ -57,7 +57,9 @@ export class WebStreamSocket extends WebSocketBase {
     headers: readonly (readonly [string, string])[],
     signal: AbortSignal | undefined,
   ): Promise<void> {
-    const connector = new ClientConnector();
+    const connector = new ClientConnector((error) => {
+      this.endUnconnected(operationCanceled('the WebSocket did not connect', error));
+    });
     this.connector = connector;
     for (const [name, value] of headers) connector.setRequestHeader(name, value);
     // Messages are often small: Nagle's algorithm would delay them.
@@ -79,6 +81,10 @@ export class WebStreamSocket extends WebSocketBase {
 
   protected override onCloseRequested(): void {
     this.connector?.cancel();
+  }
+
+  protected override failStreams(error: WebSocketError): void {
+    this.incoming.finish(error);
   }
 
   /** The peer's close frame has arrived: a close() now would only take the place of its echo. */

@@ -128,6 +128,10 @@ export function transferFailure(error: unknown): CliError {
   if (error.status === WebErrorStatus.OperationCanceled) {
     return new CliError(ExitCode.Interrupted, `canceled (OperationCanceled)`, { cause: error });
   }
+  if (error.closeCode !== undefined && error.reason !== undefined) {
+    // The peer's close frame ended the transfer.
+    return unexpectedClose(error.closeCode, error.reason);
+  }
   if (error.closeCode !== undefined) {
     return new CliError(
       ExitCode.Protocol,
