@@ -88,7 +88,8 @@ type ChildMessage =
   | { kind: 'sent' }
   /** messages: null where the receiving API hands out bytes, not messages (ours, TCP). */
   | { kind: 'received'; bytes: number; messages: number | null }
-  | { kind: 'rss'; maxRssBytes: number };
+  /** CPU seconds since connected, in user space and in the kernel: what the transfer cost this side. */
+  | { kind: 'rss'; maxRssBytes: number; userSeconds: number; systemSeconds: number };
 
 /** Parent → child. */
 interface ParentMessage {
@@ -112,7 +113,11 @@ function isChildMessage(value: unknown): value is ChildMessage {
         typeof value.bytes === 'number' && (value.messages === null || typeof value.messages === 'number')
       );
     case 'rss':
-      return typeof value.maxRssBytes === 'number';
+      return (
+        typeof value.maxRssBytes === 'number' &&
+        typeof value.userSeconds === 'number' &&
+        typeof value.systemSeconds === 'number'
+      );
     default:
       return false;
   }
@@ -205,6 +210,7 @@ async function runChild(config: ChildConfig): Promise<void> {
         })
       : await endpoint.connect(config.port);
   if (!sending) countReceived(connection, config, fail);
+  const cpuAtConnect = process.cpuUsage();
   // The parent speaks only once this side is connected.
   process.on('message', (message: unknown) => {
     if (!isParentMessage(message)) {
@@ -220,7 +226,9 @@ async function runChild(config: ChildConfig): Promise<void> {
     } else {
       // No closing handshake: the transfer is over, and the peer is told to exit at the same time.
       finishing = true;
-      tell({ kind: 'rss', maxRssBytes: peakRss() }, () => process.exit(0));
+      const cpu = process.cpuUsage(cpuAtConnect);
+      const usage = { userSeconds: cpu.user / 1e6, systemSeconds: cpu.system / 1e6 };
+      tell({ kind: 'rss', maxRssBytes: peakRss(), ...usage }, () => process.exit(0));
     }
   });
 
@@ -245,6 +253,9 @@ interface TransferResult {
   seconds: number;
   clientRss: number;
   serverRss: number;
+  /** "1.23 s (0.45 user)": CPU time of each side. */
+  clientCpu: string;
+  serverCpu: string;
 }
 
 interface ParentOptions {
@@ -304,8 +315,19 @@ function transfer(
     receiver.stop(finish);
     const [clientRss, serverRss] = await Promise.all([client.expect('rss'), server.expect('rss')]);
     await Promise.all([client.exited, server.exited]);
-    return { seconds, clientRss: clientRss.maxRssBytes, serverRss: serverRss.maxRssBytes };
+    return {
+      seconds,
+      clientRss: clientRss.maxRssBytes,
+      serverRss: serverRss.maxRssBytes,
+      clientCpu: cpuTime(clientRss),
+      serverCpu: cpuTime(serverRss),
+    };
   });
+}
+
+function cpuTime(usage: { userSeconds: number; systemSeconds: number }): string {
+  const total = usage.userSeconds + usage.systemSeconds;
+  return `${total.toFixed(2)} s (${usage.userSeconds.toFixed(2)} user)`;
 }
 
 function sizeLabel(mebibytes: number): string {
@@ -440,7 +462,8 @@ async function runParent(options: ParentOptions): Promise<void> {
           process.stderr.write(
             `${roundLabel(round, options.warmup)} · ${workload.name} · ${contender.label}: ` +
               `${formatNumber(rate / 1e6)} MB/s, peak RSS client ${formatNumber(result.clientRss / MiB)} MiB, ` +
-              `server ${formatNumber(result.serverRss / MiB)} MiB\n`,
+              `server ${formatNumber(result.serverRss / MiB)} MiB; CPU client ${result.clientCpu}, ` +
+              `server ${result.serverCpu}\n`,
           );
         }
         if (round < 0) continue;

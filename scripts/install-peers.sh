@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the real peers the tests run against are installed (npm's `pretest` script): Debian's
-# python3-websockets, nginx, tinyproxy, chromium and openssl. Installs whatever is missing with apt-get
-# (through sudo when not root), then checks again. A peer that is still missing fails the run: the
+# python3-websockets, nginx, tinyproxy, chromium, openssl and websockify. Installs whatever is missing
+# with apt-get (through sudo when not root), then checks again. A peer that is still missing fails the run: the
 # interop tests never skip.
 set -euo pipefail
 
@@ -26,11 +26,12 @@ check_all() {
   check 'tinyproxy (/usr/bin/tinyproxy)' tinyproxy-bin test -x /usr/bin/tinyproxy
   check 'chromium (/usr/bin/chromium)' chromium test -x /usr/bin/chromium
   check 'openssl' openssl openssl version
+  check 'websockify (/usr/bin/websockify)' websockify test -x /usr/bin/websockify
 }
 
 check_all
 if ((${#missing_packages[@]} == 0)); then
-  echo 'install-peers: python3-websockets, nginx, tinyproxy, chromium and openssl are installed'
+  echo 'install-peers: python3-websockets, nginx, tinyproxy, chromium, openssl and websockify are installed'
   exit 0
 fi
 

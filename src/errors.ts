@@ -63,6 +63,18 @@ export const WebErrorStatus = {
 } as const;
 export type WebErrorStatus = (typeof WebErrorStatus)[keyof typeof WebErrorStatus];
 
+const STATUS_NAMES = new Map<number, string>(
+  Object.entries(WebErrorStatus).map(([name, status]) => [status, name]),
+);
+
+/**
+ * The name of a WebErrorStatus member, for logs: `webErrorStatusName(9)` is 'ConnectionAborted'. A number
+ * that is no member comes back as its digits.
+ */
+export function webErrorStatusName(status: number): string {
+  return STATUS_NAMES.get(status) ?? String(status);
+}
+
 /** The HRESULTs we report (unsigned 32-bit values, as winerror.h writes them). */
 export const HResult = {
   E_INVALIDARG: 0x80070057,
@@ -123,23 +135,51 @@ function hresultOfStatus(status: WebErrorStatus): number {
 export interface WebSocketErrorOptions {
   hresult?: number;
   cause?: unknown;
-  /** The close code sent to the peer when a protocol violation failed the connection. */
+  /** The close code that ended the connection: ours after the peer's violation, or the peer's own. */
   closeCode?: number;
+  /** The reason of the peer's close frame, when that ended the operation. */
+  reason?: string;
 }
 
-/** Every failure of this library: an Error with a WinRT status, an HRESULT and the original cause. */
+/**
+ * Every failure of this library: an Error with a WinRT status, an HRESULT and the original cause. Its
+ * text names the status as Node's own errors name their code: `WebSocketError [ConnectionAborted]: …`,
+ * both in String(error) and on the first line of its stack.
+ */
 export class WebSocketError extends Error {
-  override readonly name = 'WebSocketError';
   readonly status: WebErrorStatus;
   readonly hresult: number;
-  /** Set when the connection was failed with this close code (1002, 1007, 1009, …). */
+  /**
+   * The close code that ended the operation: the one we failed the connection with after the peer broke
+   * the protocol (1002, 1007, 1009, …), or the peer's, when its close frame ended a read or a write
+   * (then `reason` holds its reason).
+   */
   readonly closeCode: number | undefined;
+  /** The reason of the peer's close frame, when that ended the operation ('' when it gave none). */
+  readonly reason: string | undefined;
 
   constructor(status: WebErrorStatus, message: string, options: WebSocketErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.status = status;
     this.hresult = options.hresult ?? hresultOfStatus(status);
     this.closeCode = options.closeCode;
+    this.reason = options.reason;
+    // The stack's first line says `WebSocketError: …`: name the status there too.
+    const stack = this.stack;
+    if (stack?.startsWith(this.name) === true) this.stack = this.label + stack.slice(this.name.length);
+  }
+
+  override get name(): string {
+    return 'WebSocketError';
+  }
+
+  /** For example `WebSocketError [ConnectionAborted]: the connection was lost`. */
+  override toString(): string {
+    return `${this.label}: ${this.message}`;
+  }
+
+  private get label(): string {
+    return `WebSocketError [${webErrorStatusName(this.status)}]`;
   }
 
   /**
@@ -148,6 +188,10 @@ export class WebSocketError extends Error {
    */
   static getStatus(errorOrHresult: unknown): WebErrorStatus {
     if (errorOrHresult instanceof WebSocketError) return errorOrHresult.status;
+    // An error standing for one of ours (WebSocketStreamError) keeps it as its cause.
+    if (errorOrHresult instanceof Error && errorOrHresult.cause instanceof WebSocketError) {
+      return errorOrHresult.cause.status;
+    }
     if (typeof errorOrHresult === 'number') return statusOfHresult(errorOrHresult >>> 0);
     if (errorOrHresult instanceof Error) return toWebSocketError(errorOrHresult).status;
     return WebErrorStatus.Unknown;
@@ -252,6 +296,27 @@ export function operationCanceled(message: string, cause?: unknown): WebSocketEr
 /** An operation on a socket that is already closed (RO_E_CLOSED). */
 export function closedError(message: string): WebSocketError {
   return new WebSocketError(WebErrorStatus.Disconnected, message, { hresult: HResult.RO_E_CLOSED });
+}
+
+/**
+ * A read or a write ended because the peer closed the WebSocket: the error carries the peer's code and
+ * reason, and says them. `status` is Disconnected for a write refused after the close, ConnectionAborted
+ * for a message the close cut short.
+ */
+export function peerClosed(
+  what: string,
+  frame: { code: number; reason: string },
+  status: WebErrorStatus = WebErrorStatus.Disconnected,
+): WebSocketError {
+  // The reason is the peer's text: quoted as JSON, so that it cannot forge lines in a log.
+  const said =
+    frame.code === 1005
+      ? 'without a close code'
+      : `with ${frame.code}${frame.reason === '' ? '' : ` ${JSON.stringify(frame.reason)}`}`;
+  return new WebSocketError(status, `${what}: the peer closed the WebSocket ${said}`, {
+    closeCode: frame.code,
+    reason: frame.reason,
+  });
 }
 
 /** The connection ended without a closing handshake while a message was still arriving. */

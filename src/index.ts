@@ -6,15 +6,24 @@ export { ServerStreamWebSocket } from './api/server-stream-websocket.js';
 export { ServerMessageWebSocket } from './api/server-message-websocket.js';
 export { MessageWebSocketMessageReceivedEventArgs } from './api/message-received-event-args.js';
 export { DEFAULT_WHOLE_MESSAGE_LIMIT, type MessageReceivedHandler } from './api/message-socket.js';
-export type { IncomingMessage } from './connection/incoming-message.js';
+export type { WebSocketIncomingMessage } from './connection/incoming-message.js';
 export { WebSocketListener } from './api/websocket-listener.js';
+export { WebSocketStream, type WebSocketStreamOptions } from './api/websocket-stream.js';
+export { ServerWebSocketStream } from './api/server-websocket-stream.js';
+export type { WebSocketClosedInfo, WebSocketOpenInfo } from './api/websocket-stream-base.js';
+export type { WebSocketMessageStream } from './api/websocket-stream-readable.js';
+export type { BufferSource, WebSocketStreamWrite } from './api/websocket-stream-writable.js';
+export { WebSocketStreamError, type WebSocketCloseInfo } from './api/websocket-stream-error.js';
 export type {
   ConnectionReceivedEventArgs,
   ListenerMode,
+  WebSocketListenerMode,
   ServerSocketOf,
   WebSocketListenerInformation,
+  UpgradeVerdict,
   WebSocketListenerOptions,
 } from './api/websocket-listener.js';
+export { MAX_REFUSAL_BODY, type UpgradeRefusal } from './protocol/error-response.js';
 export {
   MessageWebSocketControl,
   ServerMessageWebSocketControl,
@@ -38,4 +47,5 @@ export {
 export { InputStream, InputStreamOptions } from './api/input-stream.js';
 export type { PerMessageDeflateOptions } from './protocol/permessage-deflate.js';
 export { OutputStream } from './api/output-stream.js';
-export { WebErrorStatus, WebSocketError, HResult } from './errors.js';
+export { MessageOutputStream, type MessageWriteOptions } from './api/message-output-stream.js';
+export { WebErrorStatus, WebSocketError, HResult, webErrorStatusName } from './errors.js';

@@ -154,8 +154,8 @@ async function assertServes(bound: Bound): Promise<void> {
 
 /** Every connection the listener ever handed out has reported 'closed' (its open set is empty). */
 async function assertAllClosed(bound: Bound, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (bound.served.some((entry) => entry.closed === undefined) && Date.now() < deadline) await delay(20);
+  const everyClose = Promise.all(bound.served.map((entry) => entry.whenClosed));
+  await within(everyClose, ms, "every server socket's 'closed'").catch(() => undefined);
   const open = bound.served.filter((entry) => entry.closed === undefined);
   assert.equal(
     open.length,
@@ -465,7 +465,8 @@ describe('after the close and under floods', () => {
           clientFrame({ opcode: 0x9, payload: 'ping after close' }),
         ]),
       );
-      await delay(20);
+      // Once the server's answer is here, it has read the close: this frame comes after it, on its own.
+      await raw.until(() => raw.frames.some((frame) => frame.opcode === 0x8), 3000, "the server's close");
       raw.send(clientFrame({ opcode: 0x2, payload: 'later still' }));
       assert.equal(await raw.closeCode(3000), 1000, 'the server echoed the close code');
       assert.deepEqual(
@@ -505,7 +506,12 @@ describe('after the close and under floods', () => {
       }
       if (pings % 1000 === 0) await delay(1);
     }
-    await delay(300);
+    // A data message after the pings: once the application has it, the server has read every ping.
+    const marker = Buffer.from('after the pings');
+    const markerArrived = once(served.socket, 'messageReceived');
+    raw.send(clientFrame({ opcode: 0x2, payload: marker }));
+    await within(markerArrived, 5000, 'the message after the pings');
+    assert.ok(served.received.at(-1)?.equals(marker), 'the message after the pings reached the application');
     largestQueue = Math.max(largestQueue, served.tcp.writableLength);
     assert.ok(fullAt !== undefined, `the server socket never filled up in ${pings} pings`);
     // The server's kernel buffers are full (we do not read), yet what it queues in user space stays
@@ -542,7 +548,7 @@ describe('after the close and under floods', () => {
   });
 
   for (const mode of ['message', 'stream'] as const) {
-    test(`${mode}: 300,000 one-byte fragments to an application that does not read stay within bounded memory`, async () => {
+    test(`${mode}: 300,000 one-byte fragments to an application that does not read stay within bounded memory`, async (t) => {
       // 2.1 MB on the wire; each fragment is one section of one byte. What the server holds for a
       // reader that does not read is bounded by the high-water mark (1 MiB of payload) plus a bounded
       // cost per section: here that must stay far below the 300,000 objects the sections would be.
@@ -556,20 +562,28 @@ describe('after the close and under floods', () => {
       const one = (opcode: number): Buffer =>
         clientFrame({ opcode, payload: 'A', fin: false, maskKey: Buffer.alloc(4) });
       const batch = Buffer.concat(Array.from({ length: 10_000 }, () => one(0x0)));
+      // The server either reads everything or stops reading its TCP socket (it pauses it): the bound.
+      const stopped = once(served.tcp, 'pause').then(() => 'stopped' as const);
       raw.send(one(0x2));
       for (let sent = 1; sent < fragments; sent += 10_000) {
         const ok = raw.socket.write(
           sent + 10_000 > fragments ? batch.subarray(0, (fragments - sent) * 7) : batch,
         );
         if (!ok) {
-          const drained = await Promise.race([
-            once(raw.socket, 'drain').then(() => true),
-            delay(2000).then(() => false),
-          ]);
-          if (!drained) break; // the server stopped reading: that is the bound working
+          const drained = once(raw.socket, 'drain').then(() => 'drained' as const);
+          if ((await within(Promise.race([drained, stopped]), 5000, 'drain')) === 'stopped') break;
         }
       }
-      await delay(500);
+      const sentBytes = raw.socket.bytesWritten;
+      const readAll = new Promise<'read'>((resolve) => {
+        const check = (): void => {
+          if (served.tcp.bytesRead >= sentBytes) resolve('read');
+        };
+        served.tcp.on('data', check);
+        check();
+      });
+      const how = await within(Promise.race([readAll, stopped]), 5000, 'the server reading or stopping');
+      t.diagnostic(`the server ${how === 'read' ? 'read all' : 'stopped reading'}`);
       gc();
       const after = process.memoryUsage();
       const growth = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
@@ -611,25 +625,31 @@ describe('after the close and under floods', () => {
           await within(once(raw.socket, 'drain'), 5000, 'drain');
         }
       }
-      // Wait until the server has read everything (its pongs stop coming) before measuring; the pongs
-      // this client decoded are dropped so that only the server's memory is measured.
+      // A last ping of its own: its pong comes after every other one, once the server has read
+      // everything. The pongs this client decoded are dropped so that only the server's memory is measured.
+      const last = Buffer.from('the last ping');
+      raw.send(clientFrame({ opcode: 0x9, payload: last, maskKey: zero }));
       let pongs = 0;
-      for (let quiet = 0; quiet < 4;) {
-        await delay(50);
-        pongs += raw.frames.splice(0).length;
-        quiet = raw.frames.length === 0 && pongs > 0 ? quiet + 1 : 0;
-      }
+      let lastAnswered = false;
+      await raw.until(
+        () => {
+          for (const frame of raw.frames.splice(0)) {
+            if (frame.payload.equals(last)) lastAnswered = true;
+            else pongs++;
+          }
+          return lastAnswered;
+        },
+        10_000,
+        'the pong of the last ping',
+      );
       // Pings that find the socket full are answered only the latest (§5.5.3), but each read gets one.
       assert.ok(pongs >= chunks, `${pongs} pongs`);
-      raw.frames.length = 0;
-      // Pongs still in flight between the two ends (both in this process) are transient: measure until
-      // they are gone. Chunks pinned by the unread sections would stay.
-      let growth = Infinity;
-      for (let attempt = 0; attempt < 10 && growth >= 16 * MiB; attempt++) {
-        if (attempt > 0) await delay(200);
-        gc();
-        growth = process.memoryUsage().arrayBuffers - before;
-      }
+      // Nothing is in flight between the two ends (both in this process) any more: what the heap holds
+      // now is what the unread sections pin. (V8 frees dead ArrayBuffers in a sweep that the next
+      // collection completes: hence two.)
+      gc();
+      gc();
+      const growth = process.memoryUsage().arrayBuffers - before;
       raw.destroy();
       served.socket.close(1000);
       await within(served.whenClosed, 3000, 'closed');
@@ -695,9 +715,8 @@ describe('connections opened and dropped by the thousand', () => {
       );
     }
     const dropped = message.served.slice(servedBefore);
-    const deadlineClosed = Date.now() + 5000;
-    while (dropped.some((entry) => entry.closed === undefined) && Date.now() < deadlineClosed)
-      await delay(20);
+    const everyClose = Promise.all(dropped.map((entry) => entry.whenClosed));
+    await within(everyClose, 5000, "every dropped server socket's 'closed'").catch(() => undefined);
     const stillOpen = new Map<string, number>();
     for (const entry of dropped) {
       if (entry.closed !== undefined) continue;
@@ -774,11 +793,18 @@ describe('messageReceived handlers facing a misbehaving peer', () => {
       const raw = await RawClient.open(port, '/bad');
       raw.send(bytes);
       assert.equal(await raw.closeCode(3000), code);
-      await delay(300);
+      // A round trip on the good connection: what the bad frames set off in the server has run by then
+      // (a crash ends the process, and the answer never comes).
+      const exited = new Promise<undefined>((resolve) => {
+        child.once('exit', () => {
+          resolve(undefined);
+        });
+      });
+      const second = await Promise.race([good.ask('second'), exited]);
       const thrown = stderr.split('\n').find((line) => /^\w*Error\b/.test(line)) ?? stderr.slice(0, 300);
       assert.equal(child.exitCode, null, `the server process crashed with an uncaught ${thrown}`);
       // Still serving, the old connection and a new one.
-      assert.match(await good.ask('second'), /^\d+:second$/);
+      assert.match(second ?? '', /^\d+:second$/);
       const fresh = new EchoClient();
       await fresh.connect(`ws://127.0.0.1:${port}/fresh`);
       assert.match(await fresh.ask('third'), /^\d+:third$/);
@@ -797,12 +823,23 @@ describe('messageReceived handlers facing a misbehaving peer', () => {
     ws.once('messageReceived', (args) => {
       seen.push(args.getText());
     });
+    // A second listener, attached after the once() one, sees all three: when it has the third, the
+    // once() handler has been offered every message it could have run for.
+    const allThree = new Promise<void>((resolve) => {
+      let count = 0;
+      const counter = (): void => {
+        if (++count < 3) return;
+        ws.off('messageReceived', counter);
+        resolve();
+      };
+      ws.on('messageReceived', counter);
+    });
     await ws.connectAsync(`ws://127.0.0.1:${message.port}/once`);
     const served = await within(serverSide, 2000, 'connectionReceived');
     const socket = served.socket as ServerMessageWebSocket;
     socket.control.messageType = SocketMessageType.Utf8;
     for (const word of ['one', 'two', 'three']) await socket.outputStream.writeAsync(Buffer.from(word));
-    await delay(200);
+    await within(allThree, 3000, 'the three messages');
     assert.deepEqual(seen, ['one']);
     assert.equal(ws.listenerCount('messageReceived'), 0);
     const closed = ws.whenClosed();

@@ -88,7 +88,7 @@ void describe('sws: usage', { timeout: 60_000 }, () => {
     const { code, stdout } = await sws(['--help']);
     assert.equal(code, 0);
     const help = stdout.toString();
-    for (const command of ['serve', 'send', 'recv', 'connect', 'tunnel', 'bridge', 'demo']) {
+    for (const command of ['serve', 'send', 'recv', 'connect', 'listen', 'tunnel', 'bridge', 'demo']) {
       assert.match(help, new RegExp(`^  ${command} `, 'm'));
     }
     for (const exitCode of ['0', '2', '3', '4', '5', '6', '130'])
@@ -105,6 +105,9 @@ void describe('sws: usage', { timeout: 60_000 }, () => {
       ['send', 'only-a-file'],
       ['recv', '--bogus', 'ws://x/'],
       ['recv', 'http://x/y'],
+      ['listen'],
+      ['listen', '8080', '--text', '--binary'],
+      ['connect', '--close-timeout', 'soon', 'ws://127.0.0.1:9/'],
     ]) {
       const { code, stderr } = await sws(args);
       assert.equal(code, 2, `sws ${args.join(' ')}: ${stderr}`);
@@ -494,7 +497,8 @@ void describe('sws exit codes', { timeout: 60_000 }, () => {
     const raw = await rawWebSocketServer(t, (connection) => {
       connection.send(serverFrame(0x2, randomBytes(100_000)));
       connection.send(serverFrame(0x2, randomBytes(1000), false));
-      setTimeout(() => connection.socket.destroy(), 50);
+      // Gone once what it sent is on its way: the first message whole, the second cut off.
+      connection.socket.write(Buffer.alloc(0), () => connection.socket.destroy());
     });
     const out = path.join(work, 'cut.bin');
     const { code, stderr } = await sws(['recv', raw.url, '-o', out]);

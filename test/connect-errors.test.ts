@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { test, type TestContext } from 'node:test';
+import { inspect } from 'node:util';
 
 import {
   HResult,
@@ -16,9 +17,9 @@ import {
   WebErrorStatus,
   WebSocketError,
   WebSocketListener,
+  webErrorStatusName,
   type ConnectionReceivedEventArgs,
 } from '../src/index.js';
-import { setTimeout as delay } from 'node:timers/promises';
 import { within } from './helpers/within.js';
 
 const RFC6455_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -164,6 +165,27 @@ async function rawServer(
   };
 }
 
+/**
+ * The connections the client opened so far that nobody took yet: the test opens one of its own and
+ * waits for the server to accept it; the server accepts in order, so any connection the client opened
+ * before came first. An ordering barrier for "no connection was opened", instead of waiting a while.
+ */
+async function connectionsBefore(server: RawServer): Promise<RawConnection[]> {
+  const marker = net.connect({ port: server.port, host: '127.0.0.1' });
+  marker.on('error', () => undefined);
+  try {
+    await within(once(marker, 'connect'), 2000, 'the marker connection');
+    const before: RawConnection[] = [];
+    for (;;) {
+      const connection = await within(server.nextConnection(), 2000, 'the marker at the server');
+      if (connection.socket.remotePort === marker.localPort) return before;
+      before.push(connection);
+    }
+  } finally {
+    marker.destroy();
+  }
+}
+
 /** The value of a header in a raw request head (case-insensitive name), or undefined. */
 function headerOf(head: string, name: string): string | undefined {
   for (const line of head.split('\r\n').slice(1)) {
@@ -292,8 +314,11 @@ void test('invalid URIs are E_INVALIDARG with status Unknown, before any I/O', a
     INVALID_ARG,
     'connectAsync(URL http:)',
   );
-  await delay(100);
-  assert.equal(server.connections.length, 0, 'no TCP connection may be opened for an invalid URI');
+  assert.equal(
+    (await connectionsBefore(server)).length,
+    0,
+    'no TCP connection may be opened for an invalid URI',
+  );
 });
 
 void test('an invalid subprotocol in control.supportedProtocols is E_INVALIDARG, before any I/O', async (t) => {
@@ -307,8 +332,7 @@ void test('an invalid subprotocol in control.supportedProtocols is E_INVALIDARG,
       JSON.stringify(protocols),
     );
   }
-  await delay(100);
-  assert.equal(server.connections.length, 0);
+  assert.equal((await connectionsBefore(server)).length, 0);
 });
 
 void test('after an invalid URI the same socket can still connect', async (t) => {
@@ -327,8 +351,9 @@ void test('a second connectAsync after a successful one is E_ILLEGAL_METHOD_CALL
   const ws = client(t);
   await within(ws.connectAsync(url), 3000, 'first connect');
   await expectReject(ws.connectAsync(url), ILLEGAL_CALL, 'second connectAsync');
-  await delay(50);
-  assert.equal(received.length, 1, 'the second connectAsync must not open a connection');
+  // Another client connects after it: a connection the second connectAsync opened would come first.
+  await within(client(t).connectAsync(url), 3000, 'a later client');
+  assert.equal(received.length, 2, 'the second connectAsync must not open a connection');
 });
 
 void test('a concurrent connectAsync while connecting is E_ILLEGAL_METHOD_CALL', async (t) => {
@@ -347,13 +372,16 @@ void test('a concurrent connectAsync while connecting is E_ILLEGAL_METHOD_CALL',
     'concurrent connectAsync',
   );
   await within(server.nextConnection(), 2000, 'first connection');
-  await delay(50);
-  assert.equal(server.connections.length, 1, 'the concurrent connectAsync must not open a connection');
+  assert.equal(
+    (await connectionsBefore(server)).length,
+    0,
+    'the concurrent connectAsync must not open a connection',
+  );
   ws.close();
   await within(firstSettled, 2000, 'first connect after close');
 });
 
-void test('after a failed connect the socket may try again (as WinRT allows)', async (t) => {
+void test('a failed connect closes the socket: connecting it again is E_ILLEGAL_METHOD_CALL', async (t) => {
   const refused = await closedPort();
   const { url, received } = await listening(t);
   const ws = client(t);
@@ -362,21 +390,23 @@ void test('after a failed connect the socket may try again (as WinRT allows)', a
     { status: WebErrorStatus.CannotConnect },
     'refused',
   );
-  await within(ws.connectAsync(url), 3000, 'retry');
-  assert.equal(received.length, 1);
-  await expectReject(ws.connectAsync(url), ILLEGAL_CALL, 'connect after the successful retry');
+  const error = await expectReject(ws.connectAsync(url), ILLEGAL_CALL, 'connect after the failed one');
+  assert.match(error.message, /create a new one/);
+  assert.deepEqual(await within(ws.whenClosed(), 3000, 'closed'), { code: 1006, reason: '' });
+  assert.equal(received.length, 0, 'the second connectAsync must not open a connection');
 });
 
-void test('after an aborted connect the socket may try again', async (t) => {
+void test('an aborted connect closes the socket too', async (t) => {
   const server = await rawServer(t);
-  const { url } = await listening(t);
+  const { url, received } = await listening(t);
   const ws = client(t);
   const controller = new AbortController();
   const pending = ws.connectAsync(`ws://127.0.0.1:${server.port}/`, { signal: controller.signal });
   await within(server.nextConnection(), 2000, 'connection');
   controller.abort();
   await expectReject(pending, { status: WebErrorStatus.OperationCanceled }, 'aborted connect');
-  await within(ws.connectAsync(url), 3000, 'retry after abort');
+  await expectReject(ws.connectAsync(url), ILLEGAL_CALL, 'connect after the aborted one');
+  assert.equal(received.length, 0);
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -472,8 +502,7 @@ void test('an already-aborted AbortSignal gives OperationCanceled', async (t) =>
     2000,
     'already-aborted connect',
   );
-  await delay(100);
-  for (const connection of server.connections) {
+  for (const connection of await connectionsBefore(server)) {
     await within(connection.closed, 2000, 'no connection is left open');
   }
 });
@@ -529,8 +558,7 @@ void test('close() before connectAsync: connectAsync is E_ILLEGAL_METHOD_CALL, w
   const ws = client(t);
   ws.close();
   await expectReject(ws.connectAsync(`ws://127.0.0.1:${server.port}/`), ILLEGAL_CALL, 'connect after close');
-  await delay(50);
-  assert.equal(server.connections.length, 0);
+  assert.equal((await connectionsBefore(server)).length, 0);
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -749,14 +777,13 @@ void test('a server that answers garbage instead of HTTP gives ErrorHttpInvalidS
 // setRequestHeader
 
 void test('setRequestHeader: a custom header reaches the server', async (t) => {
-  const { url, received } = await listening(t);
+  const { listener, url } = await listening(t);
   const ws = client(t);
   ws.setRequestHeader('X-Custom', 'value 1');
   ws.setRequestHeader('Authorization', 'Bearer abc');
+  const arrived = once(listener, 'connectionReceived') as Promise<[ConnectionReceivedEventArgs]>;
   await within(ws.connectAsync(url), 3000, 'connect');
-  await delay(10);
-  const request = received[0]?.request;
-  assert.ok(request !== undefined, 'connectionReceived fired');
+  const [{ request }] = await within(arrived, 3000, 'connectionReceived');
   assert.equal(request.headers['x-custom'], 'value 1');
   assert.equal(request.headers.authorization, 'Bearer abc');
 });
@@ -946,6 +973,32 @@ void test('WebSocketError.getStatus of a caught error is its status; of anything
   assert.equal(WebSocketError.getStatus(new Error('plain')), WebErrorStatus.Unknown);
   const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
   assert.equal(WebSocketError.getStatus(refused), WebErrorStatus.CannotConnect);
+});
+
+void test('errors and statuses read by name: String(error), the stack, inspect, webErrorStatusName', async (t) => {
+  const port = await closedPort();
+  const ws = client(t);
+  const refused = await ws.connectAsync(`ws://127.0.0.1:${port}/`).then(
+    () => assert.fail('connected to a closed port'),
+    (error: unknown) => error,
+  );
+  assert.ok(refused instanceof WebSocketError);
+  assert.match(String(refused), /^WebSocketError \[CannotConnect\]: .*ECONNREFUSED/);
+  assert.match(refused.stack ?? '', /^WebSocketError \[CannotConnect\]: /);
+  assert.match(inspect(refused), /^WebSocketError \[CannotConnect\]: /);
+  assert.equal(refused.name, 'WebSocketError', 'the name stays the class name');
+  assert.equal(
+    `${new WebSocketError(WebErrorStatus.ConnectionAborted, 'lost')}`,
+    'WebSocketError [ConnectionAborted]: lost',
+  );
+  assert.equal(String(new WebSocketError(WebErrorStatus.NotFound, 'no')), 'WebSocketError [NotFound]: no');
+  assert.equal(webErrorStatusName(WebErrorStatus.ConnectionAborted), 'ConnectionAborted');
+  assert.equal(webErrorStatusName(9), 'ConnectionAborted');
+  assert.equal(webErrorStatusName(WebSocketError.getStatus(refused)), 'CannotConnect');
+  assert.equal(webErrorStatusName(0), 'Unknown');
+  assert.equal(webErrorStatusName(404), 'NotFound');
+  assert.equal(webErrorStatusName(499), '499', 'no member: its digits');
+  for (const [name, status] of Object.entries(WebErrorStatus)) assert.equal(webErrorStatusName(status), name);
 });
 
 void test('WebErrorStatus has every WinRT member at its WinRT value', () => {

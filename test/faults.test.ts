@@ -21,6 +21,7 @@ import {
   WebErrorStatus,
   WebSocketError,
   WebSocketListener,
+  type ConnectionReceivedEventArgs,
   type ListenerMode,
   type ServerMessageWebSocket,
   type ServerStreamWebSocket,
@@ -101,17 +102,25 @@ async function listen(
 ): Promise<{
   port: number;
   next: () => Promise<ServerStreamWebSocket | ServerMessageWebSocket>;
+  /** The next connection with its request (whose socket is the server's TCP socket). */
+  nextConnection: () => Promise<ConnectionReceivedEventArgs<ListenerMode>>;
 }> {
   const listener = new WebSocketListener<ListenerMode>({ mode, closeTimeout: 500, ...options });
-  const takers: ((socket: ServerStreamWebSocket | ServerMessageWebSocket) => void)[] = [];
-  listener.on('connectionReceived', ({ socket }) => {
-    takers.shift()?.(socket);
+  const takers: ((args: ConnectionReceivedEventArgs<ListenerMode>) => void)[] = [];
+  listener.on('connectionReceived', (args) => {
+    takers.shift()?.(args);
   });
   await listener.bindServiceNameAsync(0, '127.0.0.1');
   t.after(() => within(listener.closeAsync(), 5000, 'closeAsync'));
   return {
     port: listener.information.localPort ?? 0,
-    next: () => new Promise((resolve) => takers.push(resolve)),
+    next: () =>
+      new Promise((resolve) => {
+        takers.push(({ socket }) => {
+          resolve(socket);
+        });
+      }),
+    nextConnection: () => new Promise((resolve) => takers.push(resolve)),
   };
 }
 
@@ -314,7 +323,7 @@ test(
     const socket = (await within(serverSide, 2000, 'connectionReceived')) as ServerStreamWebSocket;
     let read = 0;
     const reading = (async () => {
-      for await (const section of socket.inputStream) read += (section as Buffer).length;
+      for await (const section of socket.inputStream) read += section.length;
     })();
     reading.catch(() => undefined);
     const written = await writeZeros(raw.socket, 256 * MiB);
@@ -340,7 +349,7 @@ test(
     const reading = (async () => {
       for await (const message of socket.messages()) {
         messages++;
-        for await (const section of message) read += (section as Buffer).length;
+        for await (const section of message) read += section.length;
       }
     })();
     reading.catch(() => undefined);
@@ -377,7 +386,7 @@ test(
     const socket = (await within(serverSide, 2000, 'connectionReceived')) as ServerStreamWebSocket;
     const reading = (async () => {
       let bytes = 0;
-      for await (const section of socket.inputStream) bytes += (section as Buffer).length;
+      for await (const section of socket.inputStream) bytes += section.length;
       return bytes;
     })();
     reading.catch(() => undefined);
@@ -399,15 +408,19 @@ test(
     // The application has not read for a while (its input is paused at the high-water mark); meanwhile
     // the peer's machine went away. Keep-alive must still find out, or the connection (and its buffered
     // MiB) stays forever.
-    const { port, next } = await listen(t, 'stream', { keepAliveInterval: 200, keepAliveTimeout: 200 });
-    const serverSide = next();
+    const { port, nextConnection } = await listen(t, 'stream', {
+      keepAliveInterval: 200,
+      keepAliveTimeout: 200,
+    });
+    const serverSide = nextConnection();
     const raw = await RawClient.open(port, '/');
-    const socket = (await within(serverSide, 2000, 'connectionReceived')) as ServerStreamWebSocket;
-    // 3 MiB: past the 1 MiB high-water mark, so the server stops reading; written without waiting for
-    // 'drain' (the server will not take it all).
+    const { socket, request } = await within(serverSide, 2000, 'connectionReceived');
+    // 3 MiB: past the 1 MiB high-water mark, so the server stops reading (it pauses its TCP socket);
+    // written without waiting for 'drain' (the server will not take it all).
+    const stopped = once(request.socket, 'pause');
     raw.socket.write(clientFrame({ opcode: 0x2, declaredLength: BigInt(64 * MiB), maskKey: ZERO_KEY }));
     raw.socket.write(Buffer.alloc(3 * MiB));
-    await delay(300);
+    await within(stopped, 3000, 'the server to stop reading');
     raw.socket.resetAndDestroy();
     const closed = await within(socket.whenClosed(), 3000, "'closed' of a connection whose peer vanished");
     assert.equal(closed.code, 1006);

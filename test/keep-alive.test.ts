@@ -1,13 +1,16 @@
 // Keep-alive: a quiet peer is pinged; one that never answers (a half-open connection) is declared dead
 // with ConnectionAborted and 1006; one that answers stays connected. Raw peers see the pings themselves,
-// so these tests fail when keep-alive does not ping at all.
+// so these tests fail when keep-alive does not ping at all. A peer that sends nothing but keeps taking a
+// download is alive, however far behind it the pings wait; one that stops taking it is dropped.
 
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import { test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 
 import {
+  type InputStream,
   InputStreamOptions,
   type ServerStreamWebSocket,
   StreamWebSocket,
@@ -15,7 +18,7 @@ import {
   WebSocketError,
   WebSocketListener,
 } from '../src/index.js';
-import { Arrivals } from './helpers/peers.js';
+import { Arrivals, listen } from './helpers/peers.js';
 import { clientFrame, RawClient, upgradeRequest } from './helpers/raw-client.js';
 import { rawWebSocketServer, serverFrame } from './helpers/raw-server.js';
 import { within } from './helpers/within.js';
@@ -139,4 +142,69 @@ test('the listener drops a client that went silent, and keeps serving others', a
   client.close(1000);
   await client.whenClosed();
   await listener.closeAsync();
+});
+
+/** Sends 64 KiB messages until the socket fails (at most 1 GiB); resolves with why it stopped. */
+async function download(socket: ServerStreamWebSocket): Promise<unknown> {
+  const chunk = Buffer.alloc(64 * 1024, 7);
+  for (let sent = 0; sent < 16_384; sent++) {
+    try {
+      await socket.outputStream.writeAsync(chunk);
+    } catch (error) {
+      return error;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Reads `total` bytes at about `bytesPerSecond` (the reader's own pace: it waits before reading on when
+ * ahead of it). Meanwhile it sends nothing at all.
+ */
+async function readSlowly(input: InputStream, total: number, bytesPerSecond: number): Promise<void> {
+  const buffer = new Uint8Array(64 * 1024);
+  const started = performance.now();
+  for (let got = 0; got < total;) {
+    const read = await input.readAsync(buffer, buffer.length, InputStreamOptions.Partial);
+    assert.ok(read.length > 0, 'the download ended early');
+    got += read.length;
+    const ahead = (got / bytesPerSecond) * 1000 - (performance.now() - started);
+    if (ahead > 0) await delay(ahead);
+  }
+}
+
+test('the listener keeps a client that takes a download slowly for many intervals, sending nothing', async (t) => {
+  // The pings wait behind megabytes of queued data, so their answers come long after the timeout; the
+  // client taking the data is what shows it alive.
+  const { url, next } = await listen(t, { keepAliveInterval: 250, keepAliveTimeout: 750 });
+  const client = new StreamWebSocket();
+  await client.connectAsync(url);
+  const server = await next();
+  let dropped: unknown;
+  server.on('closed', (args) => (dropped = args));
+  const stopped = download(server);
+  // 16 MiB at 4 MiB/s: four seconds, sixteen keep-alive intervals.
+  await within(readSlowly(client.inputStream, 16 * 1024 * 1024, 4 * 1024 * 1024), 30_000, 'the download');
+  assert.equal(dropped, undefined, 'the listener dropped a client that was taking its download');
+  client.close(1000);
+  assert.equal((await within(client.whenClosed(), 5000, 'closed')).code, 1000);
+  // The download ends with the client's close, which the failed write names.
+  const ended = await within(stopped, 5000, 'the download ending');
+  assert.ok(ended instanceof WebSocketError);
+  assert.equal(ended.closeCode, 1000);
+});
+
+test('the listener drops a client that stopped taking its download (TCP open, nothing read)', async (t) => {
+  const { port, next } = await listen(t, { keepAliveInterval: 100, keepAliveTimeout: 200 });
+  const raw = await RawClient.open(port);
+  const server = await next();
+  const stopped = download(server);
+  // It takes a little, then reads no more: its receive window fills, then our socket's buffers.
+  await raw.until(() => raw.frames.length > 0, 5000, 'the first message');
+  raw.socket.pause();
+  assert.equal((await within(server.whenClosed(), 10_000, 'the client dropped')).code, 1006);
+  const failure = await within(stopped, 5000, 'the download failing');
+  assert.ok(failure instanceof WebSocketError);
+  assert.equal(failure.status, WebErrorStatus.ConnectionAborted);
+  raw.destroy();
 });

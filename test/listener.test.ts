@@ -9,17 +9,25 @@ import http from 'node:http';
 import net from 'node:net';
 import { test, type TestContext } from 'node:test';
 
+import { WebSocketServer, WebSocket as WsClient } from 'ws';
+
 import {
   InputStreamOptions,
+  MessageWebSocket,
   ServerStreamWebSocket,
+  type ServerMessageWebSocket,
   StreamWebSocket,
   WebErrorStatus,
   WebSocketError,
   WebSocketListener,
   type ConnectionReceivedEventArgs,
+  MAX_REFUSAL_BODY,
+  type UpgradeRefusal,
+  type UpgradeVerdict,
   type WebSocketClosedEventArgs,
   type WebSocketListenerOptions,
 } from '../src/index.js';
+import { Arrivals } from './helpers/peers.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import { within } from './helpers/within.js';
 
@@ -357,7 +365,8 @@ void test('requests that are not valid upgrades get complete HTTP errors and are
 });
 
 void test('header tokens are matched leniently: "Connection: keep-alive, Upgrade" and "Upgrade: WebSocket"', async (t) => {
-  const { port, received } = await bound(t);
+  const { listener, port, received } = await bound(t);
+  const serverSide = nextConnection(listener);
   const upgrade = await rawUpgrade(
     t,
     port,
@@ -367,7 +376,7 @@ void test('header tokens are matched leniently: "Connection: keep-alive, Upgrade
   // RFC 6455 §1.3: the accept value of the RFC's own sample key.
   assert.equal(upgrade.headers.get('sec-websocket-accept'), 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
   assert.equal(upgrade.headers.get('sec-websocket-protocol'), undefined);
-  await delay(20);
+  await within(serverSide, 2000, 'connectionReceived');
   assert.equal(received.length, 1);
 });
 
@@ -395,8 +404,7 @@ void test('bytes the client sends right after its request (a first frame) reach 
   assert.equal(got.toString(), 'early bytes');
   // And the server's answer reaches the raw client as an unmasked binary frame.
   await within(socket.outputStream.writeAsync(Buffer.from('ok')), 2000, 'server write');
-  const deadline = Date.now() + 2000;
-  while (upgrade.rest().length < 4 && Date.now() < deadline) await delay(10);
+  while (upgrade.rest().length < 4) await within(once(upgrade.socket, 'data'), 2000, "the server's frame");
   assert.deepEqual([...upgrade.rest()], [0x82, 0x02, 0x6f, 0x6b]);
 });
 
@@ -489,7 +497,7 @@ void test('subprotocols: the first of the client offers the server supports is c
   const { socket, request } = await within(serverSide, 2000, 'connectionReceived');
   assert.equal(ws.information.protocol, 'c');
   assert.equal(socket.information.protocol, 'c');
-  assert.equal(request.headers['sec-websocket-protocol'], 'a, c, b');
+  assert.equal(request.headers['sec-websocket-protocol'], 'a,c,b');
 });
 
 void test('subprotocols: none in common → protocol "" on the client, and the connection still opens', async (t) => {
@@ -557,9 +565,11 @@ void test('two listeners attached to different paths of one server both work', a
   t.after(async () => {
     await within(Promise.all([a.closeAsync(), b.closeAsync()]), 3000, 'closeAsync');
   });
+  const atA = nextConnection(a);
+  const atB = nextConnection(b);
   const toA = await connected(t, `ws://127.0.0.1:${port}/a`, ['bee']);
   const toB = await connected(t, `ws://127.0.0.1:${port}/b`, ['bee']);
-  await delay(20);
+  await within(Promise.all([atA, atB]), 2000, 'connectionReceived at both');
   assert.deepEqual(gotA, ['/a']);
   assert.deepEqual(gotB, ['/b']);
   assert.equal(toA.information.protocol, '');
@@ -575,6 +585,11 @@ void test('option and attach mistakes are WebSocketErrors', async (t) => {
   assert.throws(
     () => new WebSocketListener({ supportedProtocols: ['dup', 'dup'] }),
     (error: unknown) => error instanceof WebSocketError && error.hresult === 0x80070057,
+  );
+  assert.throws(
+    () => new WebSocketListener({ authenticationChallenge: 'Basic realm="x"\r\nSet-Cookie: a=b' }),
+    (error: unknown) => error instanceof WebSocketError && error.hresult === 0x80070057,
+    'a challenge that would split the 401',
   );
   const { server } = await appServer(t);
   const first = new WebSocketListener();
@@ -627,6 +642,170 @@ void test("handleUpgrade from an application's own 'upgrade' handler works", asy
   );
 });
 
+void test("attach() beside the application's own 'upgrade' handler: its paths work, any other path gets 404, no hang", async (t) => {
+  const { server, port } = await appServer(t);
+  // The application serves /mine with ws itself and leaves every other path alone.
+  const own = new WebSocketServer({ noServer: true });
+  t.after(() => {
+    for (const peer of own.clients) peer.terminate();
+    own.close();
+  });
+  server.on('upgrade', (request: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    if (request.url === '/mine')
+      own.handleUpgrade(request, socket, head, (peer) =>
+        peer.on('message', (data: Buffer) => {
+          peer.send(`mine:${data.toString()}`);
+        }),
+      );
+  });
+  const listener = new WebSocketListener({ closeTimeout: 1000, handshakeTimeout: 300 });
+  listener.on('connectionReceived', () => undefined);
+  listener.attach(server, '/ws');
+  t.after(() => within(listener.closeAsync(), 3000, 'closeAsync'));
+
+  const mine = new WsClient(`ws://127.0.0.1:${port}/mine`);
+  t.after(() => {
+    mine.terminate();
+  });
+  await within(once(mine, 'open'), 3000, "the application's own path upgrades");
+  await connected(t, `ws://127.0.0.1:${port}/ws`);
+
+  // Nobody serves /other: both kinds of client get a 404, not a hang until their own timeout.
+  await expectStatus(
+    client(t).connectAsync(`ws://127.0.0.1:${port}/other`),
+    WebErrorStatus.NotFound,
+    '/other (ours)',
+  );
+  const stranger = new WsClient(`ws://127.0.0.1:${port}/other`);
+  stranger.on('error', () => undefined);
+  const [, response] = (await within(once(stranger, 'unexpected-response'), 3000, '/other (ws)')) as [
+    unknown,
+    http.IncomingMessage,
+  ];
+  assert.equal(response.statusCode, 404);
+  response.resume();
+  assertCompleteAnswer(
+    await rawRequest(port, upgradeRequest({}, 'GET /other HTTP/1.1')),
+    404,
+    'raw upgrade to /other',
+  );
+
+  // The 404s came after the backstop's time had passed for /mine too: its connection was left alone.
+  mine.send('still here');
+  const [echo] = (await within(once(mine, 'message'), 3000, 'an answer on /mine')) as [Buffer];
+  assert.equal(echo.toString(), 'mine:still here');
+});
+
+void test('verifyRequest refuses with its status, headers and body (ws and our client see them); accepts the rest', async (t) => {
+  const refusals: Record<string, UpgradeRefusal> = {
+    '/banned': {
+      status: 403,
+      headers: { 'X-Reason': 'banned', 'Content-Type': 'application/json' },
+      body: '{"error":"banned"}',
+    },
+    '/busy': { status: 503, headers: { 'Retry-After': '30' }, body: 'come back later\n' },
+    '/slow-down': { status: 429, body: new Uint8Array([1, 2, 3]) },
+  };
+  const seen: string[] = [];
+  const { url, port, received } = await bound(t, {
+    verifyRequest: (request) => {
+      seen.push(request.url ?? '');
+      return refusals[request.url ?? ''];
+    },
+  });
+  const statuses: [string, WebErrorStatus][] = [
+    ['/banned', WebErrorStatus.Forbidden],
+    ['/busy', WebErrorStatus.ServiceUnavailable],
+    ['/slow-down', WebErrorStatus.UnexpectedStatusCode],
+  ];
+  for (const [path, status] of statuses)
+    await expectStatus(client(t).connectAsync(`${url}${path}`), status, path);
+
+  const peer = new WsClient(`${url}/banned`);
+  peer.on('error', () => undefined);
+  const [, response] = (await within(once(peer, 'unexpected-response'), 3000, 'ws client refused')) as [
+    unknown,
+    http.IncomingMessage,
+  ];
+  assert.equal(response.statusCode, 403);
+  assert.equal(response.headers['x-reason'], 'banned');
+  assert.equal(response.headers['content-type'], 'application/json');
+  const body: Buffer[] = [];
+  for await (const chunk of response) body.push(chunk as Buffer);
+  assert.equal(Buffer.concat(body).toString(), '{"error":"banned"}');
+
+  const busy = await rawRequest(port, upgradeRequest({}, 'GET /busy HTTP/1.1'));
+  assertCompleteAnswer(busy, 503, 'raw /busy');
+  assert.equal(busy.headers.get('retry-after'), '30');
+  assert.equal(busy.body, 'come back later\n');
+  const bytes = await rawRequest(port, upgradeRequest({}, 'GET /slow-down HTTP/1.1'));
+  assertCompleteAnswer(bytes, 429, 'raw /slow-down');
+  assert.equal(bytes.body, '\x01\x02\x03');
+
+  await connected(t, `${url}/welcome`);
+  assert.deepEqual(
+    received.map(({ request }) => request.url),
+    ['/welcome'],
+    'only the accepted request is a connection',
+  );
+  assert.ok(seen.includes('/welcome'));
+});
+
+void test('verifyRequest may decide later (async): a refusal, false (403) or acceptance arrives when it settles', async (t) => {
+  const decisions = new Map<string, (verdict: UpgradeVerdict) => void>();
+  const asked = new Arrivals<string>();
+  const { url } = await bound(t, {
+    verifyRequest: (request) =>
+      new Promise<UpgradeVerdict>((resolve) => {
+        decisions.set(request.url ?? '', resolve);
+        asked.push(request.url ?? '');
+      }),
+  });
+  const refused = expectStatus(client(t).connectAsync(`${url}/later`), WebErrorStatus.Unauthorized, '/later');
+  assert.equal(await asked.next(), '/later');
+  decisions.get('/later')!({ status: 401, headers: { 'WWW-Authenticate': 'Bearer' } });
+  await refused;
+  const denied = expectStatus(client(t).connectAsync(`${url}/no`), WebErrorStatus.Forbidden, '/no');
+  assert.equal(await asked.next(), '/no');
+  decisions.get('/no')!(false);
+  await denied;
+  const ws = client(t);
+  const accepted = within(ws.connectAsync(`${url}/yes`), 3000, '/yes');
+  assert.equal(await asked.next(), '/yes');
+  assert.equal(ws.information.protocol, null, 'still waiting for the hook');
+  decisions.get('/yes')!(undefined);
+  await accepted;
+});
+
+void test('verifyRequest that throws, rejects or returns an unsendable refusal answers 500; the listener serves on', async (t) => {
+  const verdicts: Record<string, () => UpgradeVerdict | Promise<UpgradeVerdict>> = {
+    '/throws': () => {
+      throw new Error('the database is down');
+    },
+    '/rejects': () => Promise.reject(new Error('the database is down')),
+    '/ok-status': () => ({ status: 200 }),
+    '/injection': () => ({ status: 403, headers: { 'X-Note': 'a\r\nSet-Cookie: session=stolen' } }),
+    '/framing': () => ({ status: 403, headers: { 'Content-Length': '0' } }),
+    '/huge-body': () => ({ status: 403, body: 'x'.repeat(MAX_REFUSAL_BODY + 1) }),
+    '/not-a-refusal': () => 'nope' as unknown as UpgradeVerdict,
+  };
+  const { port, url, received } = await bound(t, {
+    verifyRequest: (request) => verdicts[request.url ?? '']?.(),
+  });
+  for (const path of Object.keys(verdicts)) {
+    const response = await rawRequest(port, upgradeRequest({}, `GET ${path} HTTP/1.1`));
+    assertCompleteAnswer(response, 500, path);
+    assert.doesNotMatch(response.text, /stolen|database/, `${path}: nothing of the hook's leaks out`);
+  }
+  await expectStatus(
+    client(t).connectAsync(`${url}/throws`),
+    WebErrorStatus.InternalServerError,
+    'our client',
+  );
+  await connected(t, `${url}/fine`);
+  assert.equal(received.length, 1, 'only the request the hook allowed is a connection');
+});
+
 // ---------------------------------------------------------------------------------------------------
 // Connections
 
@@ -676,6 +855,84 @@ void test('connectionReceived gives the HTTP request and a ServerStreamWebSocket
   socket.close(4000, 'bye');
   const info: WebSocketClosedEventArgs = await within(clientClosed, 3000, 'client closed');
   assert.deepEqual(info, { code: 4000, reason: 'bye' });
+});
+
+void test('listener.clients: broadcast to three clients (ws and ours); a closed one leaves; read-only', async (t) => {
+  const listener = new WebSocketListener({ mode: 'message', closeTimeout: 1000 });
+  // Each server socket by the name its client gave in the URL.
+  const byName = new Map<string, ServerMessageWebSocket>();
+  listener.on('connectionReceived', ({ socket, request }) => {
+    byName.set(new URL(request.url ?? '/', 'ws://x').searchParams.get('name') ?? '', socket);
+  });
+  await listener.bindServiceNameAsync(0, '127.0.0.1');
+  t.after(() => within(listener.closeAsync(), 5000, 'closeAsync at test end'));
+  const url = (name: string): string => `ws://127.0.0.1:${listener.information.localPort ?? 0}/?name=${name}`;
+  const view = listener.clients;
+  assert.equal(view.size, 0);
+
+  const [ann, bob] = [new WsClient(url('ann')), new WsClient(url('bob'))];
+  const ours = new MessageWebSocket();
+  t.after(() => {
+    ours.close();
+    ann.terminate();
+    bob.terminate();
+  });
+  await within(
+    Promise.all([once(ann, 'open'), once(bob, 'open'), ours.connectAsync(url('ours'))]),
+    3000,
+    'connects',
+  );
+  // The listener hands a socket out before its 101 reaches the client.
+  assert.equal(listener.clients.size, 3);
+  assert.equal(listener.clients, view, 'one live view, not a copy per read');
+  assert.deepEqual(new Set(view), new Set(byName.values()), 'every open connection, once');
+
+  /** The next text message of each client given, asked for before the broadcast is sent. */
+  const nextTexts = (peers: WsClient[]): Promise<string[]> =>
+    within(
+      Promise.all([
+        ...peers.map(async (peer) => String((await once(peer, 'message'))[0])),
+        new Promise<string>((resolve) => {
+          ours.once('messageReceived', (e) => {
+            resolve(e.getText());
+          });
+        }),
+      ]),
+      3000,
+      'the broadcast',
+    );
+  const broadcast = async (text: string): Promise<void> => {
+    await Promise.all([...view].map((socket) => socket.send(text)));
+  };
+
+  let texts = nextTexts([ann, bob]);
+  await broadcast('first');
+  assert.deepEqual(await texts, ['first', 'first', 'first']);
+
+  // ann leaves: her server socket leaves the view once its closing handshake is over.
+  const annAtServer = byName.get('ann')!;
+  const annClosed = annAtServer.whenClosed();
+  ann.close(1000, 'bye');
+  await within(annClosed, 3000, "ann's server socket closed");
+  assert.equal(view.size, 2);
+  assert.equal(view.has(annAtServer), false);
+  texts = nextTexts([bob]);
+  await broadcast('second');
+  assert.deepEqual(await texts, ['second', 'second']);
+
+  // Read-only, for JavaScript callers too: the listener alone adds and removes.
+  const mutable = view as Set<ServerMessageWebSocket>;
+  const changes = [
+    () => mutable.add(annAtServer),
+    () => mutable.delete(byName.get('bob')!),
+    () => {
+      mutable.clear();
+    },
+  ];
+  for (const change of changes) assert.throws(change, (error: unknown) => error instanceof WebSocketError);
+  assert.equal(view.size, 2);
+  await within(listener.closeAsync(), 5000, 'closeAsync');
+  assert.equal(view.size, 0, 'closeAsync waits for every closing handshake: none is left open');
 });
 
 void test('closeAsync(): open clients see closed with 1001; new connects are refused (CannotConnect)', async (t) => {
@@ -770,7 +1027,10 @@ void test('closeAsync() with no connections and an idle raw TCP client resolves 
   t.after(() => socket.destroy());
   await once(socket, 'connect');
   socket.write('GET / HTT');
-  await delay(20);
+  // A whole request on a connection of its own, answered: the listener has accepted the idle one
+  // (accepts come in order) and read its half request by then.
+  const answered = await rawRequest(listener.information.localPort ?? 0, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.ok(answered.statusCode !== undefined, 'the listener answered a plain request');
   await within(listener.closeAsync(), 2000, 'closeAsync with a half-open handshake');
 });
 
@@ -778,11 +1038,13 @@ void test('many clients connecting and closing, in sequence and in parallel, lea
   const { listener, url } = await bound(t);
   let opened = 0;
   let serverClosed = 0;
+  const serverCloses: Promise<unknown>[] = [];
   listener.on('connectionReceived', ({ socket }) => {
     opened++;
     socket.once('closed', () => {
       serverClosed++;
     });
+    serverCloses.push(socket.whenClosed());
   });
   const once1 = async (index: number): Promise<void> => {
     const ws = new StreamWebSocket();
@@ -799,8 +1061,7 @@ void test('many clients connecting and closing, in sequence and in parallel, lea
     const clients = Array.from({ length: 50 }, (_unused, index) => once1(50 + batch * 50 + index));
     await within(Promise.all(clients), 8000, `parallel batch ${batch}`);
   }
-  const deadline = Date.now() + 3000;
-  while (serverClosed < 200 && Date.now() < deadline) await delay(20);
+  await within(Promise.all(serverCloses), 3000, "every server socket's 'closed'").catch(() => undefined);
   assert.equal(opened, 200);
   assert.equal(serverClosed, 200, 'every server-side socket reported closed');
   const { socket } = await (async () => {

@@ -1,5 +1,6 @@
 // The published package as a user gets it: `npm pack` the repository (dist/ must be built first, as
-// `npm test` does), install the tarball into an empty ESM project and import 'stream-websocket' there.
+// `npm test` does), install the tarball into an empty ESM project and import 'stream-websocket' there,
+// and require() it from CommonJS where Node can load an ES module that way (20.19, 22.12 and newer).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -14,6 +15,12 @@ const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TIMEOUT = 60_000;
 const REQUIRED_EXPORTS = ['StreamWebSocket', 'WebSocketListener', 'WebSocketError', 'WebErrorStatus'];
+
+/** Node versions whose require() loads ES modules without a flag: 20.19+, 22.12+, 23 and newer. */
+function nodeCanRequireEsm(version: string): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major >= 23 || (major === 22 && minor >= 12) || (major === 20 && minor >= 19);
+}
 
 interface PackResult {
   filename: string;
@@ -106,5 +113,32 @@ void describe('the npm package', { timeout: 3 * TIMEOUT }, () => {
     assert.equal(result.kinds.WebSocketListener, 'function');
     assert.equal(result.kinds.WebSocketError, 'function');
     assert.equal(result.kinds.WebErrorStatus, 'object');
+  });
+
+  void it('require() from CommonJS loads the same module where Node can, and fails clearly where not', async () => {
+    // `node -e` runs CommonJS, whatever the project's "type".
+    const script = [
+      "const sws = require('stream-websocket');",
+      "import('stream-websocket').then((esm) => console.log(JSON.stringify({",
+      '  same: esm.StreamWebSocket === sws.StreamWebSocket && esm.WebSocketError === sws.WebSocketError,',
+      '  exports: Object.keys(sws).sort() })));',
+    ].join('\n');
+    const outcome = await run(process.execPath, ['-e', script], { cwd: appDir, timeout: TIMEOUT }).then(
+      ({ stdout, stderr }) => ({ ok: true as const, stdout, stderr }),
+      (error: unknown) => ({ ok: false as const, stderr: (error as { stderr?: string }).stderr ?? '' }),
+    );
+    if (!nodeCanRequireEsm(process.versions.node)) {
+      assert.ok(!outcome.ok, `Node ${process.version} cannot require() an ES module, yet it worked`);
+      assert.match(outcome.stderr, /ERR_REQUIRE_ESM/, 'the error says why');
+      return;
+    }
+    assert.ok(
+      outcome.ok,
+      `require('stream-websocket') failed on Node ${process.version}:\n${outcome.stderr}`,
+    );
+    const result = JSON.parse(outcome.stdout) as { same: boolean; exports: string[] };
+    assert.ok(result.same, 'require() and import give the one module, not two copies');
+    for (const name of REQUIRED_EXPORTS)
+      assert.ok(result.exports.includes(name), `'${name}' is not exported`);
   });
 });

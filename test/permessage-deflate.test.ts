@@ -20,7 +20,9 @@ import {
   WebErrorStatus,
   WebSocketError,
   WebSocketListener,
+  WebSocketStream,
   type PerMessageDeflateOptions,
+  type ServerWebSocketStream,
   type ServerMessageWebSocket,
 } from '../src/index.js';
 import { ZLIB_CONCURRENCY, zlibLimiter, ZlibLimiter } from '../src/connection/zlib-limiter.js';
@@ -231,6 +233,35 @@ void describe('permessage-deflate: negotiation', () => {
       assert.equal(client.information.extensions, agreed);
       assert.equal((await bound.next()).information.extensions, agreed);
     }
+  });
+
+  test('a WebSocketStream and a webstream listener agree too: opened.extensions on both sides, compressed messages', async (t) => {
+    const listener = new WebSocketListener({ mode: 'webstream', perMessageDeflate: true });
+    const arrived = new Promise<ServerWebSocketStream>((resolve) => {
+      listener.once('connectionReceived', ({ socket }) => {
+        resolve(socket);
+      });
+    });
+    await listener.bindServiceNameAsync(0, '127.0.0.1');
+    t.after(() => within(listener.closeAsync(), 15_000, 'listener.closeAsync()'));
+    const client = new WebSocketStream(`ws://127.0.0.1:${String(listener.information.localPort)}/`, {
+      perMessageDeflate: true,
+    });
+    t.after(() => {
+      client.close();
+    });
+    const opened = await within(client.opened, 5000, 'opened');
+    const server = await within(arrived, 5000, 'the server side');
+    const serverOpened = await within(server.opened, 5000, "the server's opened");
+    assert.equal(opened.extensions, 'permessage-deflate');
+    assert.equal(serverOpened.extensions, 'permessage-deflate');
+    const text = jsonLike(64 * 1024).toString();
+    const writer = opened.writable.getWriter();
+    await writer.write(text);
+    const reader = serverOpened.readable.getReader();
+    const { value } = await within(reader.read(), 5000, 'the message');
+    assert.equal(value, text);
+    assert.ok(client.information.bytesSent * 5 < text.length, `${client.information.bytesSent} bytes sent`);
   });
 
   for (const [answer, problem] of [
@@ -479,7 +510,7 @@ void describe('permessage-deflate: receiving', () => {
     const server = await bound.next();
     let received = 0;
     const reading = (async () => {
-      for await (const section of server.inputStream) received += (section as Buffer).length;
+      for await (const section of server.inputStream) received += section.length;
     })().catch((error: unknown) => error);
     client.send(compressedFrames(BINARY, deflateBomb(1024)));
     assert.equal(await client.closeCode(10_000), 1009);

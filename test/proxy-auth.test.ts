@@ -22,13 +22,14 @@ import {
   parseBasicAuthorization,
   StreamWebSocket,
   WebErrorStatus,
+  webErrorStatusName,
   WebSocketError,
   WebSocketListener,
   type PasswordCredential,
 } from '../src/index.js';
 import { createTestPki, pemChain } from './helpers/pki.js';
 import { freePort } from './interop/proxies/daemon.js';
-import { echoStream, readExactly, statusName, statusOf, within } from './interop/proxies/util.js';
+import { echoStream, readExactly, statusOf, within } from './interop/proxies/util.js';
 
 const TEST_OPTIONS = { timeout: 15_000 };
 const ALICE: PasswordCredential = { username: 'alice', password: 'wonder:land' };
@@ -563,7 +564,7 @@ void describe('server authentication: Digest (RFC 7616), checked by the server h
     const socket = client();
     socket.control.serverCredential = { username: ALICE.username, password: 'wrong' };
     const status = await statusOf(socket.connectAsync(server.url('/x')));
-    assert.equal(status, WebErrorStatus.Unauthorized, statusName(status));
+    assert.equal(status, WebErrorStatus.Unauthorized, webErrorStatusName(status));
     assert.deepEqual(
       server.requests.map((request) => request.problem),
       ['no credentials', 'wrong response (password)'],
@@ -660,7 +661,7 @@ void describe('server authentication: Digest (RFC 7616), checked by the server h
       const socket = client();
       socket.control.serverCredential = ALICE;
       const status = await statusOf(socket.connectAsync(server.url('/x')));
-      assert.equal(status, WebErrorStatus.Unauthorized, statusName(status));
+      assert.equal(status, WebErrorStatus.Unauthorized, webErrorStatusName(status));
       assert.equal(server.requests.length, 1, 'the password was not sent');
     },
   );
@@ -784,7 +785,7 @@ void describe("server authentication: Basic against the listener's authenticate 
     const socket = client();
     socket.control.serverCredential = ALICE;
     const status = await statusOf(socket.connectAsync(wsUrl(listener, '/throws')));
-    assert.equal(status, WebErrorStatus.InternalServerError, statusName(status));
+    assert.equal(status, WebErrorStatus.InternalServerError, webErrorStatusName(status));
   });
 
   it('a challenge in a scheme we do not speak is Unauthorized without an answer', TEST_OPTIONS, async () => {
@@ -792,7 +793,7 @@ void describe("server authentication: Basic against the listener's authenticate 
     const socket = client();
     socket.control.serverCredential = ALICE;
     const status = await statusOf(socket.connectAsync(wsUrl(bearer)));
-    assert.equal(status, WebErrorStatus.Unauthorized, statusName(status));
+    assert.equal(status, WebErrorStatus.Unauthorized, webErrorStatusName(status));
     assert.deepEqual(bearerRequests, [undefined], 'one request, no Authorization');
   });
 
@@ -814,7 +815,7 @@ void describe("server authentication: Basic against the listener's authenticate 
     const redirected = client();
     redirected.control.serverCredential = ALICE;
     const status = await statusOf(redirected.connectAsync(`ws://127.0.0.1:${port}/old`));
-    assert.equal(status, WebErrorStatus.Found, statusName(status));
+    assert.equal(status, WebErrorStatus.Found, webErrorStatusName(status));
     assert.equal(target.requests.length, 0, 'the redirect was not followed');
   });
 });
@@ -862,7 +863,7 @@ void describe('forward proxy: CONNECT through a proxy of our own', () => {
     wrong.control.proxy = proxy.url;
     wrong.control.proxyCredential = { username: PROXY_USER.username, password: 'nope' };
     const status = await statusOf(wrong.connectAsync(wsUrl(echoListener)));
-    assert.equal(status, WebErrorStatus.ProxyAuthenticationRequired, statusName(status));
+    assert.equal(status, WebErrorStatus.ProxyAuthenticationRequired, webErrorStatusName(status));
     assert.equal(proxy.connects.length, 3, 'answered once');
     assert.equal(proxy.tunnels, 0);
   });
@@ -922,21 +923,21 @@ void describe('forward proxy: CONNECT through a proxy of our own', () => {
     const closed = client();
     closed.control.proxy = `http://127.0.0.1:${await freePort()}`;
     let status = await statusOf(closed.connectAsync(wsUrl(echoListener)));
-    assert.equal(status, WebErrorStatus.CannotConnect, statusName(status));
+    assert.equal(status, WebErrorStatus.CannotConnect, webErrorStatusName(status));
 
     const forbidding = await startProxy({ refuse: 403 });
     const forbidden = client();
     forbidden.control.proxy = forbidding.url;
     forbidden.control.proxyCredential = PROXY_USER;
     status = await statusOf(forbidden.connectAsync(wsUrl(echoListener)));
-    assert.equal(status, WebErrorStatus.Forbidden, statusName(status));
+    assert.equal(status, WebErrorStatus.Forbidden, webErrorStatusName(status));
     assert.equal(forbidding.connects.length, 1);
 
     const open = await startProxy();
     const deadTarget = client();
     deadTarget.control.proxy = open.url;
     status = await statusOf(deadTarget.connectAsync(`ws://127.0.0.1:${await freePort()}/`));
-    assert.equal(status, WebErrorStatus.BadGateway, statusName(status));
+    assert.equal(status, WebErrorStatus.BadGateway, webErrorStatusName(status));
   });
 
   it(
@@ -1022,7 +1023,7 @@ void describe('forward proxy: CONNECT through a proxy of our own', () => {
       const status = await statusOf(
         strict.connectAsync(`wss://127.0.0.1:${selfSignedListener.information.localPort ?? 0}/tls`),
       );
-      assert.equal(status, WebErrorStatus.CertificateIsInvalid, statusName(status));
+      assert.equal(status, WebErrorStatus.CertificateIsInvalid, webErrorStatusName(status));
     },
   );
 

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
 import { after, test } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as delay } from 'node:timers/promises';
 
 import { WebSocketServer, type WebSocket as WsSocket } from 'ws';
 
@@ -158,7 +158,11 @@ test('readAsync: Partial and ReadAhead complete with what has arrived, None wait
   let settled = false;
   void whole.then(() => (settled = true));
   await server.outputStream.writeAsync(Buffer.from('def'));
-  await delay(50);
+  // A byte the other way as a barrier: 'def' was waiting at the client's socket before it left, so by
+  // the time it arrives, and one event-loop turn later (both ends live here), the client has read 'def'.
+  await client.outputStream.writeAsync(Buffer.from('x'));
+  await server.inputStream.readAsync(new Uint8Array(1), 1, InputStreamOptions.None);
+  await nextTurn();
   assert.equal(settled, false, 'None must not complete with 3 of 6 bytes');
   await server.outputStream.writeAsync(Buffer.from('ghi'));
   assert.equal((await whole).toString(), 'defghi');
@@ -331,7 +335,7 @@ test('close arguments: 1000 and 3000–4999 only, reasons up to 123 UTF-8 bytes,
   client.close(1000, 'ignored');
   assert.deepEqual(await serverClosed, { code: 4999, reason: 'x'.repeat(123) });
   await client.whenClosed();
-  await delay(20);
+  await nextTurn(); // what the end of the connection set off has run
   assert.equal(closedEvents, 1);
 });
 
@@ -354,14 +358,14 @@ test('Symbol.asyncDispose closes and waits for the closing handshake', async () 
 
 test('a peer that vanishes in the middle of a message fails the read instead of ending it', async () => {
   const { url } = await rawWebSocketServer((socket) => {
-    socket.write(serverFrame(0x2, Buffer.from('first part'), false));
-    setTimeout(() => socket.destroy(), 20);
+    // Gone once the first part is on its way.
+    socket.write(serverFrame(0x2, Buffer.from('first part'), false), () => socket.destroy());
   });
   const client = new StreamWebSocket();
   await client.connectAsync(url);
   const sections: Buffer[] = [];
   const error = await (async () => {
-    for await (const section of client.inputStream) sections.push(section as Buffer);
+    for await (const section of client.inputStream) sections.push(section);
   })().then(
     () => assert.fail('the stream ended as if the message were complete'),
     (failure: unknown) => failure,
@@ -433,7 +437,7 @@ test('invalid UTF-8 in a text message closes with 1007', async () => {
   const sections: Buffer[] = [];
   const error = await expectWebSocketError(
     (async () => {
-      for await (const section of client.inputStream) sections.push(section as Buffer);
+      for await (const section of client.inputStream) sections.push(section);
     })(),
     WebErrorStatus.ConnectionAborted,
   );
@@ -462,7 +466,16 @@ test('control.maxMessageSize closes with 1009 when a message is larger', async (
 test('pings are answered with the same payload; unsolicited pongs go out at the desired interval', async () => {
   const { url, received } = await rawWebSocketServer((socket) => {
     socket.write(serverFrame(0x9, Buffer.from('are you there')));
-    setTimeout(() => socket.end(), 400);
+    // Ends once three pongs are here (the answer and two unsolicited ones), or after 5 s without them.
+    const ending = setTimeout(() => socket.end(), 5000);
+    const arrived: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => {
+      arrived.push(chunk);
+      const pongs = clientFrames(Buffer.concat(arrived)).filter((frame) => frame.opcode === 0xa);
+      if (pongs.length < 3) return;
+      clearTimeout(ending);
+      socket.end();
+    });
   });
   const client = new StreamWebSocket();
   client.control.desiredUnsolicitedPongInterval = 100;
@@ -471,7 +484,7 @@ test('pings are answered with the same payload; unsolicited pongs go out at the 
   const pongs = clientFrames(await received).filter((frame) => frame.opcode === 0xa);
   assert.equal(pongs[0]?.payload.toString(), 'are you there');
   const unsolicited = pongs.slice(1).filter((frame) => frame.payload.length === 0);
-  assert.ok(unsolicited.length >= 2, `${unsolicited.length} unsolicited pongs in 400 ms`);
+  assert.ok(unsolicited.length >= 2, `${unsolicited.length} unsolicited pongs in 5 s`);
 });
 
 test('information: local address, subprotocol, and bandwidth measured from the bytes moved', async () => {

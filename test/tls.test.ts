@@ -28,8 +28,9 @@ import {
   WebSocketListener,
   WebSocketServerCustomValidationRequestedEventArgs,
   type ConnectionReceivedEventArgs,
-  type IncomingMessage,
+  type WebSocketIncomingMessage,
   type ListenerMode,
+  type WebSocketListenerOptions,
   type ServerMessageWebSocket,
   type ServerStreamWebSocket,
 } from '../src/index.js';
@@ -101,16 +102,17 @@ interface BoundWss<Mode extends ListenerMode> extends WssServer<Mode> {
   servernames: string[];
 }
 
-interface ListenerSetup<Mode extends ListenerMode> {
-  mode?: Mode;
-}
+type ListenerSetup<Mode extends ListenerMode> = Pick<
+  WebSocketListenerOptions<Mode>,
+  'mode' | 'verifyRequest' | 'handshakeTimeout'
+>;
 
 function newListener<Mode extends ListenerMode>(
   setup: ListenerSetup<Mode>,
   tlsOptions?: https.ServerOptions,
 ): { listener: WebSocketListener<Mode>; connections: Arrivals<ConnectionReceivedEventArgs<Mode>> } {
   const listener = new WebSocketListener<Mode>({
-    ...(setup.mode === undefined ? {} : { mode: setup.mode }),
+    ...setup,
     closeTimeout: 1_000,
     ...(tlsOptions === undefined ? {} : { tls: tlsOptions }),
   });
@@ -149,7 +151,7 @@ interface ObservedTlsSocket {
 
 interface AttachedWss<Mode extends ListenerMode> extends WssServer<Mode> {
   /** Every TCP connection the server accepted, with the moment it closed. */
-  tcpConnections: Arrivals<{ closed: Promise<unknown> }>;
+  tcpConnections: Arrivals<{ closed: Promise<unknown>; remotePort: number | undefined }>;
   /** Every TLS handshake the server completed. */
   tlsSockets: Arrivals<ObservedTlsSocket>;
   /** HTTP requests that reached the server: upgrade requests, and any other request. */
@@ -167,9 +169,9 @@ async function attachWss<Mode extends ListenerMode = 'stream'>(
   tlsOptions: https.ServerOptions,
   setup: ListenerSetup<Mode> & { path?: string } = {},
 ): Promise<AttachedWss<Mode>> {
-  const path = setup.path ?? '/ws';
+  const { path = '/ws', ...listenerSetup } = setup;
   const server = https.createServer(tlsOptions);
-  const { listener, connections } = newListener(setup);
+  const { listener, connections } = newListener(listenerSetup);
   const open = new Set<Duplex>();
   const result: AttachedWss<Mode> = {
     port: 0,
@@ -180,17 +182,17 @@ async function attachWss<Mode extends ListenerMode = 'stream'>(
     upgradeRequests: 0,
     otherRequests: 0,
   };
-  server.on('connection', (socket: Duplex) => {
+  server.on('connection', (socket: net.Socket) => {
     open.add(socket);
     const closed = once(socket, 'close').finally(() => open.delete(socket));
-    result.tcpConnections.push({ closed });
+    result.tcpConnections.push({ closed, remotePort: socket.remotePort });
   });
   server.on('secureConnection', (socket: tls.TLSSocket) => {
     result.tlsSockets.push({ servername: socket.servername, alpnProtocol: socket.alpnProtocol });
   });
   server.on('tlsClientError', () => undefined);
   // Counted before the listener routes them. (With a second 'upgrade' listener, the listener leaves
-  // requests for other paths to the application: fine here, as only `path` is used.)
+  // requests for other paths to the application, and answers 404 after its handshakeTimeout.)
   server.prependListener('upgrade', () => {
     result.upgradeRequests++;
   });
@@ -304,12 +306,12 @@ async function streamRoundTrip(client: StreamWebSocket, server: ServerStreamWebS
 }
 
 async function firstMessageText(socket: {
-  messages(): AsyncIterableIterator<IncomingMessage>;
+  messages(): AsyncIterableIterator<WebSocketIncomingMessage>;
 }): Promise<string> {
   const next = await within(socket.messages().next(), 'the next message');
   assert.ok(next.done !== true, 'a message should have arrived');
   const sections: Buffer[] = [];
-  for await (const section of next.value) sections.push(section as Buffer);
+  for await (const section of next.value) sections.push(section);
   return Buffer.concat(sections).toString();
 }
 
@@ -443,6 +445,35 @@ test("wss: through listener.attach(https.createServer(...), '/secure')", TEST_OP
   await streamRoundTrip(client, socket);
 });
 
+test(
+  'wss: through attach, a verifyRequest refusal and an unknown path are answered over TLS, not dropped',
+  TEST_OPTIONS,
+  async (t) => {
+    const server = await attachWss(t, GOOD_CHAIN, {
+      path: '/secure',
+      handshakeTimeout: 300,
+      verifyRequest: (request) =>
+        request.headers['x-token'] === 'ok' ? undefined : { status: 403, body: 'a token is needed\n' },
+    });
+    const trusting = (): StreamWebSocket => {
+      const client = streamClient(t);
+      client.control.ca.push(pki.root.cert);
+      return client;
+    };
+    await expectConnectFailure(trusting(), server.url('localhost'), WebErrorStatus.Forbidden);
+    await expectConnectFailure(
+      trusting(),
+      `wss://localhost:${String(server.port)}/elsewhere`,
+      WebErrorStatus.NotFound,
+    );
+    const welcome = trusting();
+    welcome.setRequestHeader('X-Token', 'ok');
+    await connect(welcome, server.url('localhost'));
+    const { socket } = await server.connections.next();
+    await streamRoundTrip(welcome, socket);
+  },
+);
+
 // ---------------------------------------------------------------------------------------------------
 // Untrusted
 
@@ -572,12 +603,15 @@ test(
 );
 
 test(
-  'a failed connect may be retried on the same socket after adding an ignorable error (WinRT)',
+  'a connect refused for its certificate closes the socket; a new one that ignores the error connects',
   TEST_OPTIONS,
   async (t) => {
     const server = await attachWss(t, serverTls(pki.selfSigned));
+    const refused = streamClient(t);
+    await expectConnectFailure(refused, server.url(), WebErrorStatus.CertificateIsInvalid);
+    assert.deepEqual(await within(refused.whenClosed(), 'closed'), { code: 1006, reason: '' });
+    await assert.rejects(refused.connectAsync(server.url()), { hresult: HResult.E_ILLEGAL_METHOD_CALL });
     const client = streamClient(t);
-    await expectConnectFailure(client, server.url(), WebErrorStatus.CertificateIsInvalid);
     client.control.ignorableServerCertificateErrors.push(ChainValidationResult.Untrusted);
     await connect(client, server.url());
     assert.deepEqual(certificateInfo(client).errors, [ChainValidationResult.Untrusted]);
@@ -964,8 +998,8 @@ test(
     });
     await expectConnectFailure(client, server.url(), WebErrorStatus.CertificateIsInvalid, SECURITY_PROBLEM);
     const observed = await server.tcpConnections.next();
+    // A request would have been read before the connection's end.
     await within(observed.closed, 'the refused TLS connection closes');
-    await delay(20);
     assert.equal(server.upgradeRequests, 0);
     assert.equal(server.otherRequests, 0);
     assert.equal(server.connections.count, 0);
@@ -1018,16 +1052,17 @@ test('custom validation: a deferral that rejects after 50 ms fails the connect',
   const server = await attachWss(t, GOOD_CHAIN);
   const client = streamClient(t);
   client.control.ca.push(pki.root.cert);
+  let rejected = false;
   client.on('serverCustomValidationRequested', (args) => {
     const deferral = args.getDeferral();
     setTimeout(() => {
       args.reject();
+      rejected = true;
       deferral.complete();
     }, 50);
   });
-  const started = Date.now();
   await expectConnectFailure(client, server.url(), WebErrorStatus.CertificateIsInvalid, SECURITY_PROBLEM);
-  assert.ok(Date.now() - started >= 45, 'the connect waited for the deferral');
+  assert.ok(rejected, 'the connect waited for the deferral');
   const observed = await server.tcpConnections.next();
   await within(observed.closed, 'the refused TLS connection closes');
   assert.equal(server.upgradeRequests, 0);
@@ -1052,9 +1087,8 @@ test(
         }
       }, 50);
     });
-    const started = Date.now();
     await connect(client, server.url());
-    assert.ok(Date.now() - started >= 45, 'the connect waited for the deferral');
+    // Set right after the deferral completed: the connect waited for it.
     assert.ok(secondComplete instanceof WebSocketError, `second complete(): ${inspect(secondComplete)}`);
     assert.equal(secondComplete.hresult >>> 0, HResult.E_ILLEGAL_METHOD_CALL);
     const { socket } = await server.connections.next();
@@ -1357,10 +1391,15 @@ test(
     }
     assert.ok(failure instanceof WebSocketError, `expected a WebSocketError, got ${inspect(failure)}`);
     assert.equal(server.connections.count, 0);
-    // Nothing is left open: a TCP connection the client may have opened first is closed again.
-    await delay(50);
-    for (let i = 0; i < server.tcpConnections.count; i++) {
+    // Nothing is left open: a TCP connection the client may have opened first is closed again. The
+    // test's own connection is a barrier: the server accepts in order, so the client's came before it.
+    const marker = net.connect(server.port, '127.0.0.1');
+    marker.on('error', () => undefined);
+    t.after(() => marker.destroy());
+    await within(once(marker, 'connect'), 'the marker connection');
+    for (;;) {
       const connection = await server.tcpConnections.next();
+      if (connection.remotePort === marker.localPort) break;
       await within(connection.closed, 'the client closes the TCP connection it opened', 1_000);
     }
   },
@@ -1389,7 +1428,12 @@ for (const silent of ['tcp', 'tls'] as const) {
       client.destroy();
     });
     await within(once(client, silent === 'tcp' ? 'connect' : 'secureConnect'), `${silent} client connected`);
-    await delay(50);
+    // A TLS handshake of the test's own, finished: the listener has accepted the silent client by then
+    // (accepts come in order) and handled what it sent.
+    const marker = tls.connect({ port, host: '127.0.0.1', ca: pki.root.cert, ALPNProtocols: ['http/1.1'] });
+    marker.on('error', () => undefined);
+    await within(once(marker, 'secureConnect'), 'the marker handshake');
+    marker.destroy();
     const closing = listener.closeAsync();
     try {
       await within(closing, `closeAsync with ${what}`, 2_000);

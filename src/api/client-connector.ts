@@ -32,6 +32,9 @@ export class ClientConnector {
   private phase: Phase = 'idle';
   private readonly cancellation = new AbortController();
 
+  /** `failed` is told when a connect fails once it has begun: that ends the socket's life. */
+  constructor(private readonly failed: (error: unknown) => void) {}
+
   /** Adds a header to the upgrade request (before connectAsync only). */
   setRequestHeader(name: string, value: string): void {
     if (this.phase !== 'idle') throw illegalMethodCall('setRequestHeader must be called before connectAsync');
@@ -41,8 +44,9 @@ export class ClientConnector {
   }
 
   /**
-   * Validates the URI (before any I/O) and connects. A socket connects once; after a failed connect the
-   * application may try again, as in WinRT.
+   * Validates the URI and the settings (before any I/O: such an error leaves the socket as it was) and
+   * connects. A socket connects once: a connect that fails once begun (refused, an HTTP status, TLS,
+   * aborted) closes the socket, as in WinRT's samples, which create a new socket to try again.
    */
   async connect(
     uri: string | URL,
@@ -51,7 +55,11 @@ export class ClientConnector {
     options: ConnectAsyncOptions,
     events: EventEmitter,
   ): Promise<ClientConnection> {
-    if (this.phase === 'closed') throw illegalMethodCall('the WebSocket was closed; create a new one');
+    if (this.phase === 'closed') {
+      throw illegalMethodCall(
+        'the WebSocket is closed (a failed connectAsync closes it too): create a new one',
+      );
+    }
     if (this.phase !== 'idle') throw illegalMethodCall('connectAsync was already called on this WebSocket');
     const url = parseWebSocketUrl(uri);
     let proxy: URL | undefined;
@@ -99,9 +107,10 @@ export class ClientConnector {
       this.phase = 'connected';
       return connection;
     } catch (error) {
+      // Unless close() came first (it has ended the socket already), the failure ends it.
       if (this.phase === 'connecting') {
-        this.phase = 'idle';
-        control.unlock();
+        this.phase = 'closed';
+        this.failed(error);
       }
       throw error;
     }

@@ -10,7 +10,7 @@ export class WebSocketCloseReceivedEventArgs {
   readonly code: number;
   readonly reason: string;
 
-  /** @internal Raised by the sockets; `hold` holds the answer until the returned function is called. */
+  /** Raised by the sockets; `hold` holds the answer until the returned function is called. */
   constructor(
     frame: CloseFrame,
     private readonly hold: () => () => void,

@@ -187,18 +187,13 @@ export class WebSocketControl {
     this.perMessageDeflateValue = typeof value === 'boolean' ? value : Object.freeze({ ...value });
   }
 
-  /** Called by connectAsync: from now on settings are fixed. */
+  /** @internal Called by connectAsync: from now on settings are fixed. */
   lock(): void {
     this.connected = true;
     this.appliedPongInterval = this.pongInterval;
   }
 
-  /** Called when connectAsync failed: the application may change settings and try again (WinRT). */
-  unlock(): void {
-    this.connected = false;
-    this.appliedPongInterval = 0;
-  }
-
+  /** @internal */
   protected assertConfigurable(name: string): void {
     if (this.connected) throw illegalMethodCall(`control.${name} can only be set before connectAsync`);
   }

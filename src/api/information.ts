@@ -72,7 +72,7 @@ export class WebSocketInformation {
     return this.certificate?.severity ?? SocketSslErrorSeverity.None;
   }
 
-  /** Filled in by the socket once the handshake is done. */
+  /** @internal Filled in by the socket once the handshake is done. */
   connected(
     localAddress: string | undefined,
     protocol: string | null,

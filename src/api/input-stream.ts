@@ -4,7 +4,7 @@
 
 import { Buffer } from 'node:buffer';
 
-import type { IncomingSink, ReadControl } from '../connection/incoming-sink.js';
+import type { ReadControl } from '../connection/incoming-sink.js';
 import { DEFAULT_HIGH_WATER_MARK } from '../connection/section-queue.js';
 import { SectionReadable } from '../connection/section-readable.js';
 import { invalidArgument, type WebSocketError } from '../errors.js';
@@ -23,7 +23,9 @@ export type InputStreamOptions = (typeof InputStreamOptions)[keyof typeof InputS
 /** Default high-water mark: how much received payload may wait for the application. */
 export const INPUT_HIGH_WATER_MARK = DEFAULT_HIGH_WATER_MARK;
 
-export class InputStream extends SectionReadable implements IncomingSink {
+// The socket feeds it as its IncomingSink (checked where it is bound). Those members are left out of the
+// published types, so the class does not declare `implements`: the .d.ts could not honour it.
+export class InputStream extends SectionReadable {
   private control: ReadControl | undefined;
 
   constructor(highWaterMark = INPUT_HIGH_WATER_MARK) {
@@ -32,23 +34,28 @@ export class InputStream extends SectionReadable implements IncomingSink {
     });
   }
 
+  /** @internal The connection's side of the stream (IncomingSink), from here to finish(). */
   attach(control: ReadControl): void {
     this.control = control;
   }
 
+  /** @internal */
   messageStart(): void {
     // Message boundaries are not part of a byte stream.
   }
 
+  /** @internal */
   messageData(section: Buffer): boolean {
     return this.pushSection(section);
   }
 
+  /** @internal */
   messageEnd(): boolean {
     // As above: the byte stream's own watermarks govern.
     return true;
   }
 
+  /** @internal */
   finish(error: WebSocketError | undefined): void {
     this.endSections(error);
   }

@@ -9,7 +9,7 @@ import { isValidUtf8 } from '../protocol/utf8.js';
 import type { SocketMessageType } from './enums.js';
 
 export class MessageWebSocketMessageReceivedEventArgs {
-  /** @internal Created by the message sockets. */
+  /** Created by the message sockets (or by an application's tests of its handlers). */
   constructor(
     /** The type of the received message (informative: the getters work for both). */
     readonly messageType: SocketMessageType,

@@ -6,7 +6,7 @@ import { Buffer } from 'node:buffer';
 import type { Writable } from 'node:stream';
 
 import type { ConnectionOptions, WebSocketConnection } from '../connection/connection.js';
-import { IncomingMessage } from '../connection/incoming-message.js';
+import { WebSocketIncomingMessage } from '../connection/incoming-message.js';
 import { IncomingMessageQueue, type WholeMessage } from '../connection/message-queue.js';
 import { OutgoingMessageStream } from '../connection/outgoing-message-stream.js';
 import type { OutgoingMessage } from '../connection/outgoing-message.js';
@@ -22,7 +22,8 @@ import { opcodeOf, SocketMessageType } from '../protocol/opcodes.js';
 import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
 import { MessageWebSocketReceiveMode } from './enums.js';
 import { MessageWebSocketMessageReceivedEventArgs } from './message-received-event-args.js';
-import { OutputStream, type PreparedMessage } from './output-stream.js';
+import { MessageOutputStream } from './message-output-stream.js';
+import type { MessageMaker } from './output-stream.js';
 import { WebSocketBase, type UpgradedSocket, type CloseReceivedHandler } from './websocket-base.js';
 
 /* eslint-disable @typescript-eslint/no-unsafe-declaration-merging -- the interface types the class's events, as @types/node does for its own emitters */
@@ -57,8 +58,8 @@ const EMPTY = Buffer.alloc(0);
 export const DEFAULT_WHOLE_MESSAGE_LIMIT = 16 * 1024 * 1024;
 
 export abstract class MessageSocket extends WebSocketBase {
-  /** Each write is sent as one whole message of control.messageType. */
-  readonly outputStream = new OutputStream();
+  /** Each write is sent as one whole message, of the type it chooses or else of control.messageType. */
+  readonly outputStream = new MessageOutputStream();
 
   private readonly queue = new IncomingMessageQueue();
   private consumer: 'messageReceived' | 'messages()' | undefined;
@@ -66,7 +67,7 @@ export abstract class MessageSocket extends WebSocketBase {
   /** messageReceived was raised for a message the connection's failure cut short. */
   private failureRaised = false;
   /** A message taken while the last messageReceived listener went away: the next listener gets it. */
-  private held: IncomingMessage | WholeMessage | undefined;
+  private held: WebSocketIncomingMessage | WholeMessage | undefined;
   /** The message that sendNonfinalFrameAsync started, until sendFinalFrameAsync ends it. */
   private fragmented:
     { message: OutgoingMessage; type: SocketMessageType; utf8: Utf8Validator | undefined } | undefined;
@@ -85,17 +86,24 @@ export abstract class MessageSocket extends WebSocketBase {
     });
   }
 
-  /** The settings the socket reads for each message sent and received. */
+  /** @internal The settings the socket reads for each message sent and received. */
   protected abstract get messageSettings(): MessageSettings;
 
+  /** @internal */
   protected override open(opened: UpgradedSocket, options: ConnectionOptions): void {
     const limit = options.maxMessageSize ?? Infinity;
     this.queue.limitWholeMessages(limit === Infinity ? DEFAULT_WHOLE_MESSAGE_LIMIT : limit);
     const connection = this.bindConnection(opened, this.queue, options);
     this.outputStream.bind(
-      (payload) => this.prepareWhole(connection, payload),
+      (messageType) => this.wholeMessageMaker(connection, messageType),
       () => this.flushRefusal(),
+      () => connection.endOutput(),
     );
+  }
+
+  protected override failStreams(error: WebSocketError): void {
+    this.queue.finish(error);
+    this.outputStream.destroy(error);
   }
 
   /**
@@ -103,7 +111,7 @@ export abstract class MessageSocket extends WebSocketBase {
    * size moves through in bounded memory. Ends after the peer's close frame; throws (WebSocketError) when
    * the connection fails. Moving on to the next message discards what was not read of the previous one.
    */
-  messages(): AsyncIterableIterator<IncomingMessage> {
+  messages(): AsyncIterableIterator<WebSocketIncomingMessage> {
     this.claim('messages()');
     return this.iterateMessages();
   }
@@ -114,11 +122,25 @@ export abstract class MessageSocket extends WebSocketBase {
    * connection (1011) rather than let a truncated message look complete.
    */
   openMessage(type: SocketMessageType = this.messageSettings.messageType): Writable {
+    const problem = messageTypeProblem(type);
+    if (problem !== undefined) throw problem;
     const connection = this.requireConnection();
     const message = connection.openMessage(opcodeOf(type));
     const stream = new OutgoingMessageStream(message, type === SocketMessageType.Utf8);
     stream.on('error', ignore);
     return stream;
+  }
+
+  /**
+   * Sends one whole message, as `ws`'s send() does: a string as a text message, bytes as `messageType`
+   * (default control.messageType). The type holds for this message only. Resolves once the socket can
+   * take more.
+   */
+  async send(data: string | Uint8Array, messageType?: SocketMessageType): Promise<void> {
+    const text = typeof data === 'string';
+    await this.outputStream.writeAsync(text ? Buffer.from(data) : data, {
+      messageType: messageType ?? (text ? SocketMessageType.Utf8 : undefined),
+    });
   }
 
   /** Sends a frame of a message that more frames will follow (FIN clear); the type is control.messageType. */
@@ -151,18 +173,28 @@ export abstract class MessageSocket extends WebSocketBase {
     return data.length;
   }
 
-  /** A whole message of the type in force now; a text message must be valid UTF-8. */
-  private prepareWhole(connection: WebSocketConnection, payload: Buffer): PreparedMessage | WebSocketError {
-    if (this.fragmented !== undefined) {
-      return illegalMethodCall(
-        'a message begun with sendNonfinalFrameAsync is still open: end it with sendFinalFrameAsync first',
-      );
-    }
-    const type = this.messageSettings.messageType;
-    if (type === SocketMessageType.Utf8 && !isValidUtf8(payload)) {
-      return invalidArgument('a text message must be valid UTF-8');
-    }
-    return () => connection.sendMessage(opcodeOf(type), payload);
+  /**
+   * Fixes, when a write is made, the type of its whole message: the one it chose, else the one in force
+   * now. A text message must be valid UTF-8.
+   */
+  private wholeMessageMaker(
+    connection: WebSocketConnection,
+    messageType: SocketMessageType | undefined,
+  ): MessageMaker {
+    const type = messageType ?? this.messageSettings.messageType;
+    return (payload) => {
+      const problem = messageTypeProblem(type);
+      if (problem !== undefined) return problem;
+      if (this.fragmented !== undefined) {
+        return illegalMethodCall(
+          'a message begun with sendNonfinalFrameAsync is still open: end it with sendFinalFrameAsync first',
+        );
+      }
+      if (type === SocketMessageType.Utf8 && !isValidUtf8(payload)) {
+        return invalidArgument('a text message must be valid UTF-8');
+      }
+      return () => connection.sendMessage(opcodeOf(type), payload);
+    };
   }
 
   private requireConnection(): WebSocketConnection {
@@ -178,7 +210,7 @@ export abstract class MessageSocket extends WebSocketBase {
     this.consumer = consumer;
   }
 
-  private async *iterateMessages(): AsyncGenerator<IncomingMessage> {
+  private async *iterateMessages(): AsyncGenerator<WebSocketIncomingMessage> {
     for (;;) {
       const message = await this.queue.next();
       if (message === null) return;
@@ -192,7 +224,7 @@ export abstract class MessageSocket extends WebSocketBase {
    */
   private async pumpEvents(): Promise<void> {
     for (;;) {
-      let message: IncomingMessage | WholeMessage | null;
+      let message: WebSocketIncomingMessage | WholeMessage | null;
       try {
         message = this.held ?? (await this.takeNext());
       } catch (error) {
@@ -213,7 +245,7 @@ export abstract class MessageSocket extends WebSocketBase {
         this.pumping = false;
         return;
       }
-      if (message instanceof IncomingMessage) {
+      if (message instanceof WebSocketIncomingMessage) {
         await this.deliverPieces(message);
       } else {
         // Full mode promises the whole message in one buffer: this is where its sections are joined.
@@ -227,14 +259,14 @@ export abstract class MessageSocket extends WebSocketBase {
   }
 
   /** Full mode takes each message whole; partial mode as a stream of its sections. */
-  private takeNext(): Promise<IncomingMessage | WholeMessage | null> {
+  private takeNext(): Promise<WebSocketIncomingMessage | WholeMessage | null> {
     return this.messageSettings.receiveMode === MessageWebSocketReceiveMode.PartialMessage
       ? this.queue.next()
       : this.queue.nextWhole();
   }
 
   /** Each section as it arrives; one is held back so that the last can say it is the last. */
-  private async deliverPieces(message: IncomingMessage): Promise<void> {
+  private async deliverPieces(message: WebSocketIncomingMessage): Promise<void> {
     const decoder = message.messageType === SocketMessageType.Utf8 ? new TextDecoder() : undefined;
     const piece = (data: Buffer, complete: boolean): MessageWebSocketMessageReceivedEventArgs =>
       new MessageWebSocketMessageReceivedEventArgs(
@@ -247,7 +279,7 @@ export abstract class MessageSocket extends WebSocketBase {
     try {
       for await (const section of message) {
         if (held !== undefined) await this.dispatch(piece(held, false));
-        held = section as Buffer;
+        held = section;
       }
     } catch (error) {
       this.failureRaised = true;
@@ -300,6 +332,13 @@ export abstract class MessageSocket extends WebSocketBase {
       throw error;
     });
   }
+}
+
+/** A message type from JavaScript callers may be anything: only Binary and Utf8 are. */
+function messageTypeProblem(type: number): WebSocketError | undefined {
+  return type === SocketMessageType.Binary || type === SocketMessageType.Utf8
+    ? undefined
+    : invalidArgument(`messageType must be SocketMessageType.Binary (0) or Utf8 (1), not ${String(type)}`);
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<void> {

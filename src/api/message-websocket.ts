@@ -6,6 +6,7 @@ import {
   type ConnectAsyncOptions,
   type ServerCustomValidationHandler,
 } from './client-connector.js';
+import { operationCanceled } from '../errors.js';
 import { MessageWebSocketControl } from './control.js';
 import { MessageSocket, type MessageReceivedHandler, type MessageSettings } from './message-socket.js';
 import type { WebSocketClosedEventArgs, CloseReceivedHandler } from './websocket-base.js';
@@ -31,8 +32,11 @@ export class MessageWebSocket extends MessageSocket {
   /** Settings: messageType and receiveMode at any time, the others before connectAsync. */
   readonly control = new MessageWebSocketControl();
 
-  private readonly connector = new ClientConnector();
+  private readonly connector = new ClientConnector((error) => {
+    this.endUnconnected(operationCanceled('the WebSocket did not connect', error));
+  });
 
+  /** @internal */
   protected override get messageSettings(): MessageSettings {
     return this.control;
   }
@@ -49,6 +53,7 @@ export class MessageWebSocket extends MessageSocket {
     this.open(opened, ClientConnector.connectionOptions(this.control));
   }
 
+  /** @internal */
   protected override onCloseRequested(): void {
     this.connector.cancel();
   }

@@ -1,28 +1,41 @@
 // The write side of a WebSocket as a Node Writable with WinRT's writeAsync/flushAsync on top: each write
 // is sent as one whole message, and a write completes once the socket can take more (backpressure).
+// end() means "nothing more to send": once everything written is out, the closing handshake starts with
+// 1000 while reading goes on until the peer's close, so pipeline(source, outputStream) ends the
+// connection cleanly when the source is done.
 
 import { Buffer } from 'node:buffer';
 import { Writable } from 'node:stream';
 
 import { closedError, illegalMethodCall, toWebSocketError, type WebSocketError } from '../errors.js';
+import type { SocketMessageType } from '../protocol/opcodes.js';
 
 /** A message ready to go: sends it when its turn comes. */
 export type PreparedMessage = () => Promise<void>;
 
+/** Makes a write's message from its payload, or says why it cannot be sent. */
+export type MessageMaker = (payload: Buffer) => PreparedMessage | WebSocketError;
+
 /**
- * Turns a write into a message when the write is made (so the message's type is the one in force at that
- * moment), or says why it cannot be sent.
+ * Called when a write is made, with the message type the write chose (undefined: the socket's default):
+ * it fixes then what the write's message will be, however long the write waits in the stream's queue.
  */
-export type MessagePreparer = (payload: Buffer) => PreparedMessage | WebSocketError;
+export type MessagePreparer = (messageType: SocketMessageType | undefined) => MessageMaker;
 
 /** Why a flush cannot succeed now (the socket was closed), or undefined while it can. */
 export type FlushRefusal = () => WebSocketError | undefined;
 
+/** Starts the closing handshake once everything written is out; settles when the close frame is. */
+export type OutputEnder = () => Promise<void>;
+
+type WriteCallback = (error: Error | null | undefined) => void;
+
 export class OutputStream extends Writable {
   private prepare: MessagePreparer | undefined;
   private flushRefusal: FlushRefusal | undefined;
-  /** Messages prepared by writeAsync, found again by their chunk when the Writable gets to them. */
-  private prepared: WeakMap<Buffer, PreparedMessage> | undefined;
+  private endOutput: OutputEnder | undefined;
+  /** For each write still in the Writable's queue, in order: its message as fixed when it was made. */
+  private readonly queuedMakers: MessageMaker[] = [];
   private flushWaiters: { resolve: (flushed: boolean) => void; reject: (error: Error) => void }[] = [];
   /** writeAsync calls sent without the Writable's queue (it was empty) and not yet complete. */
   private directWrites = 0;
@@ -31,14 +44,35 @@ export class OutputStream extends Writable {
     super({ highWaterMark: 0, decodeStrings: true });
   }
 
-  /** Connects the stream to its socket. Until then a write fails: the socket is not connected yet. */
-  bind(prepare: MessagePreparer, flushRefusal: FlushRefusal): void {
+  /** @internal Connects the stream to its socket. Until then a write fails: not connected yet. */
+  bind(prepare: MessagePreparer, flushRefusal: FlushRefusal, endOutput: OutputEnder): void {
     this.prepare = prepare;
     this.flushRefusal = flushRefusal;
+    this.endOutput = endOutput;
+  }
+
+  /** Writable.write: the message goes with the type in force now, even if it waits in the queue. */
+  override write(
+    chunk: unknown,
+    encoding?: BufferEncoding | WriteCallback,
+    callback?: WriteCallback,
+  ): boolean {
+    // A write the stream refuses (after end or destroy) never reaches _write: nothing to keep for it.
+    const refused = this.destroyed || this.writableEnded || this.errored !== null;
+    if (!refused) this.queuedMakers.push(this.makerFor(undefined));
+    try {
+      if (typeof encoding === 'function') return super.write(chunk, encoding);
+      return encoding === undefined ? super.write(chunk, callback) : super.write(chunk, encoding, callback);
+    } catch (error) {
+      // Refused at once (a null or non-byte chunk): it never reaches the queue.
+      if (!refused) this.queuedMakers.pop();
+      throw error;
+    }
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    const message = this.prepared?.get(chunk) ?? this.prepareMessage(chunk);
+    // end(chunk) queues its chunk without write(): its message is made now.
+    const message = (this.queuedMakers.shift() ?? this.makerFor(undefined))(chunk);
     if (typeof message !== 'function') {
       callback(message);
       return;
@@ -57,8 +91,19 @@ export class OutputStream extends Writable {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    // Ending the output stream leaves the WebSocket open for reading; close() closes it.
-    callback();
+    if (this.endOutput === undefined) {
+      callback(illegalMethodCall('the WebSocket is not connected yet'));
+      return;
+    }
+    // 'finish' once our close frame is out; the input goes on until the peer's close.
+    this.endOutput().then(
+      () => {
+        callback();
+      },
+      (error: unknown) => {
+        callback(toWebSocketError(error));
+      },
+    );
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -74,21 +119,7 @@ export class OutputStream extends Writable {
    * harming the stream.
    */
   writeAsync(data: Uint8Array): Promise<number> {
-    if (this.destroyed) return Promise.reject(closedError('the WebSocket is closed'));
-    const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
-    const message = this.prepareMessage(chunk);
-    if (typeof message !== 'function') return Promise.reject(message);
-    // Nothing queued in the Writable: the message can go now, in order, without the Writable's machinery.
-    if (this.writableLength === 0 && !this.writableCorked && !this.writableEnded) {
-      return this.sendDirectly(message, chunk.length);
-    }
-    (this.prepared ??= new WeakMap()).set(chunk, message);
-    return new Promise((resolve, reject) => {
-      this.write(chunk, (error) => {
-        if (error === null || error === undefined) resolve(chunk.length);
-        else reject(toWebSocketError(error));
-      });
-    });
+    return this.writeMessage(data, undefined);
   }
 
   /**
@@ -106,6 +137,30 @@ export class OutputStream extends Writable {
     if (this.isIdle) return Promise.resolve(true);
     return new Promise((resolve, reject) => {
       this.flushWaiters.push({ resolve, reject });
+    });
+  }
+
+  /** @internal writeAsync, with the message type the caller chose (undefined: the socket's default). */
+  protected writeMessage(data: Uint8Array, messageType: SocketMessageType | undefined): Promise<number> {
+    if (this.destroyed) {
+      // Why nothing more can be sent: the peer's close (its code), our own, or a lost connection.
+      const refusal = this.flushRefusal?.() ?? this.errored ?? closedError('the WebSocket is closed');
+      return Promise.reject(toWebSocketError(refusal));
+    }
+    const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
+    const message = this.makerFor(messageType)(chunk);
+    if (typeof message !== 'function') return Promise.reject(message);
+    // Nothing queued in the Writable: the message can go now, in order, without the Writable's machinery.
+    if (this.writableLength === 0 && !this.writableCorked && !this.writableEnded) {
+      return this.sendDirectly(message, chunk.length);
+    }
+    // After end() the Writable refuses the write itself (and never gets to it).
+    if (!this.writableEnded) this.queuedMakers.push(() => message);
+    return new Promise((resolve, reject) => {
+      super.write(chunk, (error) => {
+        if (error === null || error === undefined) resolve(chunk.length);
+        else reject(toWebSocketError(error));
+      });
     });
   }
 
@@ -135,9 +190,9 @@ export class OutputStream extends Writable {
     if (this.isIdle) this.settleFlushWaiters(undefined);
   }
 
-  private prepareMessage(chunk: Buffer): PreparedMessage | WebSocketError {
-    if (this.prepare === undefined) return illegalMethodCall('the WebSocket is not connected yet');
-    return this.prepare(chunk);
+  private makerFor(messageType: SocketMessageType | undefined): MessageMaker {
+    if (this.prepare === undefined) return () => illegalMethodCall('the WebSocket is not connected yet');
+    return this.prepare(messageType);
   }
 
   private settleFlushWaiters(error: WebSocketError | undefined): void {

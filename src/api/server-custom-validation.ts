@@ -16,7 +16,7 @@ export class WebSocketServerCustomValidationRequestedEventArgs {
   private rejected = false;
   private readonly pending: Promise<void>[] = [];
 
-  /** @internal Created by the client sockets during connectAsync. */
+  /** Not for applications: the client sockets create it during connectAsync. */
   constructor(report: ServerCertificateReport) {
     this.serverCertificate = report.certificate;
     this.serverIntermediateCertificates = report.intermediates;

@@ -9,12 +9,13 @@ export class ServerMessageWebSocket extends MessageSocket {
   /** messageType (of what is sent) and receiveMode, at any time. */
   readonly control = new ServerMessageWebSocketControl();
 
-  /** @internal Created by WebSocketListener for an upgraded connection. */
+  /** Not for applications: WebSocketListener creates it for an upgraded connection. */
   constructor(opened: UpgradedSocket, options: ConnectionOptions) {
     super();
     this.open(opened, options);
   }
 
+  /** @internal */
   protected override get messageSettings(): MessageSettings {
     return this.control;
   }

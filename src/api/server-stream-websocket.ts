@@ -5,7 +5,7 @@ import { StreamSocket } from './stream-socket.js';
 import type { UpgradedSocket } from './websocket-base.js';
 
 export class ServerStreamWebSocket extends StreamSocket {
-  /** @internal Created by WebSocketListener for an upgraded connection. */
+  /** Not for applications: WebSocketListener creates it for an upgraded connection. */
   constructor(opened: UpgradedSocket, options: ConnectionOptions) {
     super();
     this.open(opened, options);

@@ -2,7 +2,7 @@
 // every received message, and an outputStream whose writes are binary messages.
 
 import type { ConnectionOptions } from '../connection/connection.js';
-import { operationCanceled } from '../errors.js';
+import type { WebSocketError } from '../errors.js';
 import { Opcode } from '../protocol/opcodes.js';
 import { InputStream } from './input-stream.js';
 import { OutputStream } from './output-stream.js';
@@ -26,19 +26,20 @@ export abstract class StreamSocket extends WebSocketBase {
     this.outputStream.on('error', ignore);
   }
 
+  /** @internal */
   protected override open(opened: UpgradedSocket, options: ConnectionOptions): void {
     const connection = this.bindConnection(opened, this.inputStream, options);
     this.outputStream.bind(
-      (payload) => () => connection.sendMessage(Opcode.Binary, payload),
+      () => (payload) => () => connection.sendMessage(Opcode.Binary, payload),
       () => this.flushRefusal(),
+      () => connection.endOutput(),
     );
   }
 
-  protected override onCloseRequested(): void {
-    if (this.connection !== undefined) return;
-    const canceled = operationCanceled('the WebSocket was closed before it connected');
-    this.inputStream.finish(canceled);
-    this.outputStream.destroy(canceled);
+  /** @internal */
+  protected override failStreams(error: WebSocketError): void {
+    this.inputStream.finish(error);
+    this.outputStream.destroy(error);
   }
 }
 

@@ -5,6 +5,7 @@ import {
   type ConnectAsyncOptions,
   type ServerCustomValidationHandler,
 } from './client-connector.js';
+import { operationCanceled } from '../errors.js';
 import { StreamWebSocketControl } from './control.js';
 import { StreamSocket } from './stream-socket.js';
 import type { WebSocketClosedEventArgs, CloseReceivedHandler } from './websocket-base.js';
@@ -26,7 +27,9 @@ export class StreamWebSocket extends StreamSocket {
   /** Settings, fixed once connectAsync is called. */
   readonly control = new StreamWebSocketControl();
 
-  private readonly connector = new ClientConnector();
+  private readonly connector = new ClientConnector((error) => {
+    this.endUnconnected(operationCanceled('the WebSocket did not connect', error));
+  });
 
   /** Adds a header to the opening handshake; before connectAsync only. */
   setRequestHeader(headerName: string, headerValue: string): void {
@@ -49,8 +52,8 @@ export class StreamWebSocket extends StreamSocket {
     this.open(opened, ClientConnector.connectionOptions(this.control));
   }
 
+  /** @internal */
   protected override onCloseRequested(): void {
     this.connector.cancel();
-    super.onCloseRequested();
   }
 }

@@ -10,8 +10,8 @@ import type { ServerCertificateReport } from '../client/certificate-check.js';
 import type { IncomingSink } from '../connection/incoming-sink.js';
 import { WebSocketConnection, type CloseInfo, type ConnectionOptions } from '../connection/connection.js';
 import type { UpgradedSocket as Upgraded } from '../connection/upgraded-socket.js';
-import { closedError, invalidArgument, type WebSocketError } from '../errors.js';
-import { closeArgumentProblem } from '../protocol/close.js';
+import { closedError, invalidArgument, operationCanceled, type WebSocketError } from '../errors.js';
+import { closeArgumentProblem, CloseCode, goAwayArgumentProblem } from '../protocol/close.js';
 import { WebSocketCloseReceivedEventArgs } from './close-received-event-args.js';
 import { WebSocketInformation } from './information.js';
 
@@ -40,12 +40,16 @@ export interface WebSocketBase {
 export abstract class WebSocketBase extends EventEmitter {
   readonly information = new WebSocketInformation();
 
+  /** @internal */
   protected connection: WebSocketConnection | undefined;
   private closedInfo: CloseInfo | undefined;
   private closeRequested: CloseInfo | undefined;
+  /** The socket's life ended before a connection (see endUnconnected). */
+  private endedUnconnected = false;
 
   /** Closes the socket (idempotent): code 1000 or 3000–4999, reason at most 123 UTF-8 bytes. Without
-   * arguments an empty close frame is sent. 'closed' fires when the closing handshake ends. */
+   * arguments an empty close frame is sent. The other codes an endpoint may send go through goAway().
+   * 'closed' fires when the closing handshake ends. */
   close(code?: number, reason = ''): void {
     if (code !== undefined) {
       const problem = closeArgumentProblem(code, reason);
@@ -53,29 +57,28 @@ export abstract class WebSocketBase extends EventEmitter {
     } else if (reason !== '') {
       throw invalidArgument('a close reason needs a close code');
     }
-    if (this.closeRequested !== undefined) return;
-    this.closeRequested = { code: code ?? 1005, reason };
-    this.onCloseRequested();
-    if (this.connection !== undefined) this.connection.close(code, reason);
-    // A socket that never connected is done at once: no close frame was exchanged (1006).
-    else
-      process.nextTick(() => {
-        this.reportClosed({ code: 1006, reason: '' });
-      });
+    this.requestClose(code, reason);
   }
 
   /**
-   * Closes with one of the codes close() reserves for endpoints themselves (a Node addition): 1001 Going
-   * Away (a server shutting down, a user pressing Ctrl-C), 1011 Internal Error, 1012 Service Restart or
-   * 1013 Try Again Later. Like close(), idempotent.
+   * Closes with any code RFC 6455 lets an endpoint send (a Node addition): besides close()'s 1000 and
+   * 3000–4999, the codes that say why — 1001 Going Away (the default: a server shutting down, Ctrl-C),
+   * 1002 Protocol Error, 1003 Unsupported Data, 1007 Invalid Payload, 1008 Policy Violation, 1009 Message
+   * Too Big, 1010 Mandatory Extension, 1011 Internal Error, 1012 Service Restart, 1013 Try Again Later,
+   * 1014 Bad Gateway. Never 1004, 1005, 1006 or 1015 (reserved). Like close(), idempotent.
    */
-  goAway(code: 1001 | 1011 | 1012 | 1013 = 1001, reason = ''): void {
-    const problem = closeArgumentProblem(1000, reason);
-    if (![1001, 1011, 1012, 1013].includes(code) || problem !== undefined) {
-      throw invalidArgument(problem ?? `goAway takes 1001, 1011, 1012 or 1013, not ${String(code)}`);
-    }
-    this.closeRequested ??= { code, reason };
-    this.connection?.close(code, reason);
+  goAway(code: number = CloseCode.GoingAway, reason = ''): void {
+    const problem = goAwayArgumentProblem(code, reason);
+    if (problem !== undefined) throw invalidArgument(problem);
+    this.requestClose(code, reason);
+  }
+
+  private requestClose(code: number | undefined, reason: string): void {
+    if (this.closeRequested !== undefined) return;
+    this.closeRequested = { code: code ?? CloseCode.NoStatusReceived, reason };
+    this.onCloseRequested();
+    if (this.connection !== undefined) this.connection.close(code, reason);
+    else this.endUnconnected(operationCanceled('the WebSocket was closed before it connected'));
   }
 
   /** Closes and waits for the closing handshake to end. */
@@ -93,20 +96,21 @@ export abstract class WebSocketBase extends EventEmitter {
     });
   }
 
-  /** Why a flush cannot succeed: the socket was closed (RO_E_CLOSED). */
+  /** @internal Why a flush cannot succeed: the socket was closed (RO_E_CLOSED), by the peer or by us. */
   protected flushRefusal(): WebSocketError | undefined {
-    const closed = this.closeRequested !== undefined || this.connection?.isWritable === false;
-    return closed ? closedError('the WebSocket is closed') : undefined;
+    if (this.connection?.isWritable === false) return this.connection.writeRefusal();
+    return this.closeRequested !== undefined ? closedError('the WebSocket is closed') : undefined;
   }
 
+  /** @internal */
   protected get isCloseRequested(): boolean {
     return this.closeRequested !== undefined;
   }
 
-  /** Starts using an upgraded socket (the client after connectAsync, the server at once). */
+  /** @internal Starts using an upgraded socket (the client after connectAsync, the server at once). */
   protected abstract open(opened: UpgradedSocket, options: ConnectionOptions): void;
 
-  /** Binds an upgraded socket to this WebSocket; data flows to the sink from now on. */
+  /** @internal Binds an upgraded socket to this WebSocket; data flows to the sink from now on. */
   protected bindConnection(
     opened: UpgradedSocket,
     sink: IncomingSink,
@@ -152,7 +156,24 @@ export abstract class WebSocketBase extends EventEmitter {
     this.emit('closed', info);
   }
 
-  /** Hook for sockets that must also cancel work of their own (a pending connect). */
+  /**
+   * The socket's life ended before it was connected (closed first, or its connect failed): pending
+   * reads and writes end with `error`, and 'closed' reports 1006, once, as at every end.
+   * @internal
+   */
+  protected endUnconnected(error: WebSocketError): void {
+    if (this.endedUnconnected) return;
+    this.endedUnconnected = true;
+    this.failStreams(error);
+    process.nextTick(() => {
+      this.reportClosed({ code: CloseCode.AbnormalClosure, reason: '' });
+    });
+  }
+
+  /** @internal Ends the streams of a socket that never connected. */
+  protected abstract failStreams(error: WebSocketError): void;
+
+  /** @internal Hook for sockets that must also cancel work of their own (a pending connect). */
   protected onCloseRequested(): void {
     // Nothing by default.
   }

@@ -77,10 +77,10 @@ export function parseWebSocketUrl(text: string, what = 'URL'): URL {
   return url;
 }
 
-/** A positive number of seconds, returned in milliseconds. */
-export function parseSeconds(text: string, what: string): number {
-  const seconds = Number(text);
-  if (!Number.isFinite(seconds) || seconds <= 0)
+/** A positive number of seconds (or zero, where allowed), returned in milliseconds. */
+export function parseSeconds(text: string, what: string, allow: { zero?: boolean } = {}): number {
+  const seconds = text.trim() === '' ? NaN : Number(text);
+  if (!Number.isFinite(seconds) || seconds < 0 || (seconds === 0 && allow.zero !== true))
     throw usageError(`${what}: '${text}' is not a number of seconds`);
   return Math.round(seconds * 1000);
 }

@@ -47,14 +47,16 @@ export async function sendAndClose(
   sourceName = 'the input',
 ): Promise<WebSocketClosedEventArgs> {
   try {
-    await pipeline(source, meter.tap(), socket.outputStream);
+    // Not ended: end() would close with a bare 1000, and the close below carries the digest.
+    await pipeline(source, meter.tap(), socket.outputStream, { end: false });
   } catch (error) {
     if (!(error instanceof WebSocketError)) {
       socket.close(FileCloseCode.StorageFailed, 'the sender could not read its input');
       throw ioFailure(error, `cannot read ${sourceName}`);
     }
-    // The peer closed or the connection failed: its close code says more than the failed write.
-    if (error.status !== WebErrorStatus.OperationCanceled && error.closeCode === undefined) {
+    // The peer closed or the connection was lost: the close code says more than the failed write.
+    const peerClosed = error.reason !== undefined;
+    if (error.status !== WebErrorStatus.OperationCanceled && (error.closeCode === undefined || peerClosed)) {
       const closed = await socket.whenClosed();
       throw unexpectedClose(closed.code, closed.reason, 'the transfer is incomplete');
     }

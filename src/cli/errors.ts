@@ -1,7 +1,7 @@
 // Exit codes and the one line a failure prints: every error the CLI reports becomes a CliError with the
 // exit code of its class (usage, connect, TLS, protocol, local I/O) and a message that says what to do.
 
-import { HResult, WebErrorStatus, WebSocketError } from '../index.js';
+import { HResult, WebErrorStatus, WebSocketError, webErrorStatusName } from '../index.js';
 
 /** The exit codes of sws, as `sws --help` and the README document them. */
 export const ExitCode = {
@@ -37,16 +37,11 @@ export function usageError(message: string): CliError {
   return new CliError(ExitCode.Usage, `${message} (see sws --help)`);
 }
 
-/** The WebErrorStatus member name of a status, for messages like `cannot connect (CannotConnect)`. */
-export function statusName(status: WebErrorStatus): string {
-  return Object.entries(WebErrorStatus).find(([, value]) => value === status)?.[0] ?? String(status);
-}
-
 /** A failure of connectAsync, explained for the URL the user gave. */
 export function connectFailure(error: unknown, url: URL): CliError {
   if (error instanceof CliError) return error;
   const status = WebSocketError.getStatus(error);
-  const name = statusName(status);
+  const name = webErrorStatusName(status);
   const message = error instanceof Error ? error.message : String(error);
   const secure = url.protocol === 'wss:';
   const where = `${url.hostname}:${url.port === '' ? (secure ? '443' : '80') : url.port}`;
@@ -129,9 +124,13 @@ export function connectFailure(error: unknown, url: URL): CliError {
 export function transferFailure(error: unknown): CliError {
   if (error instanceof CliError) return error;
   if (!(error instanceof WebSocketError)) return ioFailure(error, 'local I/O failed');
-  const name = statusName(error.status);
+  const name = webErrorStatusName(error.status);
   if (error.status === WebErrorStatus.OperationCanceled) {
     return new CliError(ExitCode.Interrupted, `canceled (OperationCanceled)`, { cause: error });
+  }
+  if (error.closeCode !== undefined && error.reason !== undefined) {
+    // The peer's close frame ended the transfer.
+    return unexpectedClose(error.closeCode, error.reason);
   }
   if (error.closeCode !== undefined) {
     return new CliError(

@@ -8,6 +8,7 @@ import type { Command } from './command.js';
 import { bridge } from './commands/bridge.js';
 import { connect } from './commands/connect.js';
 import { demo } from './commands/demo.js';
+import { listen } from './commands/listen.js';
 import { recv } from './commands/recv.js';
 import { send } from './commands/send.js';
 import { serve } from './commands/serve.js';
@@ -16,7 +17,7 @@ import { CliError, ExitCode, usageError } from './errors.js';
 import { installSignalHandlers, interruptedExitCode } from './interrupt.js';
 import { ProgressBar } from './progress.js';
 
-const COMMANDS: readonly Command[] = [serve, send, recv, connect, tunnel, bridge, demo];
+const COMMANDS: readonly Command[] = [serve, send, recv, connect, listen, tunnel, bridge, demo];
 
 const HELP = `Usage: sws <command> [options]      (also: npx stream-websocket <command>)
 
@@ -29,6 +30,7 @@ ${COMMANDS.map((command) => `  ${command.name.padEnd(9)}${command.summary}`).joi
   sws send big.iso ws://127.0.0.1:8080/upload/
   sws recv ws://127.0.0.1:8080/files/big.iso -o copy.iso
   sws connect ws://127.0.0.1:9000/chat
+  sws listen 9000
   sws bridge --listen 6080 --to 127.0.0.1:5900
   sws tunnel --listen 5901 --to ws://server:6080/
 

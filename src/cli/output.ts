@@ -2,6 +2,8 @@
 // --json), unless stdout carries the data, then they go to stderr. stderr: information (silenced by
 // --quiet), progress, and errors.
 
+import type { Buffer } from 'node:buffer';
+
 export interface OutputOptions {
   quiet?: boolean | undefined;
   json?: boolean | undefined;
@@ -42,4 +44,14 @@ export class Output {
     if (this.json) this.results.write(`${JSON.stringify(record)}\n`);
     else this.info(human);
   }
+}
+
+/** Writes data to stdout; resolves once it is taken, rejects when stdout fails (a reader gone). */
+export function writeStdout(chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(chunk, (error) => {
+      if (error === null || error === undefined) resolve();
+      else reject(error);
+    });
+  });
 }

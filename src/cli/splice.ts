@@ -89,7 +89,7 @@ export async function splice(socket: MessageSocket, tcp: Socket): Promise<Splice
     try {
       for await (const message of socket.messages()) {
         let size = 0;
-        for await (const section of message as AsyncIterable<Buffer>) {
+        for await (const section of message) {
           size += section.length;
           down += section.length;
           if (!tcp.write(section)) await drained(tcp);

@@ -13,6 +13,7 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 
 import { parseBasicAuthorization, type PasswordCredential } from '../index.js';
+import { buildErrorResponse } from '../protocol/error-response.js';
 import { inTlsHandshake, trackTlsHandshakes } from '../server/tls-handshake.js';
 import { parseSeconds } from './args.js';
 import { ioFailure, usageError } from './errors.js';
@@ -102,15 +103,7 @@ export function refuse(
     socket.destroy();
     return;
   }
-  const body = `${message}\n`;
-  const lines = [
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}`,
-    'Connection: close',
-    'Content-Type: text/plain; charset=utf-8',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
-  ];
-  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+  socket.end(buildErrorResponse({ status, headers, body: `${message}\n` }));
 }
 
 /** --tls-cert and --tls-key, read (both or neither) and checked: a certificate, a key, and a pair. */

@@ -15,7 +15,9 @@ import {
   closedError,
   connectionLost,
   operationCanceled,
+  peerClosed,
   toWebSocketError,
+  WebErrorStatus,
   WebSocketError,
 } from '../errors.js';
 import { CloseCode, truncateReason, type CloseFrame } from '../protocol/close.js';
@@ -30,6 +32,7 @@ import { onKeepAliveTick } from './keep-alive-clock.js';
 import { MessageDeflater } from './message-deflater.js';
 import { MessageInflater } from './message-inflater.js';
 import { OutgoingMessage, type FrameSender } from './outgoing-message.js';
+import { PeerLiveness } from './peer-liveness.js';
 import { SectionBatcher } from './section-batcher.js';
 
 export interface ConnectionOptions {
@@ -44,11 +47,12 @@ export interface ConnectionOptions {
   /** Interval of unsolicited pongs (a one-way heartbeat), in ms; 0 turns them off. */
   unsolicitedPongInterval?: number;
   /**
-   * Keep-alive: after this many ms without input a ping is sent; 0 (the default) sends none. While our
-   * own reading is paused by backpressure the peer counts as alive.
+   * Keep-alive: after this many ms in which the peer neither sent anything nor took any of our data, a
+   * ping is sent; 0 (the default) sends none. While our own reading is paused by backpressure the peer
+   * counts as alive.
    */
   keepAliveInterval?: number;
-  /** How long after that ping input must arrive before the connection is declared dead (ms). */
+  /** How long after that ping left input must arrive before the connection is declared dead (ms). */
   keepAliveTimeout?: number;
   /** permessage-deflate as the handshake agreed it; undefined: no compression. */
   perMessageDeflate?: DeflateSettings | undefined;
@@ -107,14 +111,22 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   private closeTimer: NodeJS.Timeout | undefined;
   private pongTimer: NodeJS.Timeout | undefined;
   private stopKeepAlive: (() => void) | undefined;
-  /** When input last arrived (or reading was paused by us), for the keep-alive. */
-  private lastActivity = performance.now();
+  /** Input arrived since the last keep-alive tick. */
+  private inputHeard = false;
+  /** The ping that a keep-alive tick is sending: told when the frame has left. */
+  private pingWritten: (() => void) | undefined;
   /** A ping that arrived while the socket was full: answered (only the latest) once it drains. */
   private pendingPong: Buffer | undefined;
   /** Holds on the answer to the peer's close (deferrals of the application). */
   private answerHolds = 0;
+  /** outputStream.end(): our close (1000) goes once no message owns the wire. */
+  private outputEnded = false;
+  /** Callers of endOutput(), told when our close frame has gone out (or that it never will). */
+  private endWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   /** A message was cut short after the peer's close: no more data may follow it. */
   private outgoingBroken = false;
+  /** The peer's close came before ours: it is why nothing more can be sent. */
+  private closedByPeer = false;
 
   private wireOwner: OutgoingMessage | undefined;
   private readonly wireQueue: {
@@ -216,28 +228,36 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     const keepAliveInterval = options.keepAliveInterval ?? 0;
     if (keepAliveInterval > 0) {
       const timeout = options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT;
+      const liveness = new PeerLiveness(keepAliveInterval, timeout, performance.now());
       this.stopKeepAlive = onKeepAliveTick(keepAliveInterval, () => {
-        this.checkAlive(keepAliveInterval, timeout);
+        this.checkAlive(liveness, timeout);
       });
     }
   }
 
-  /** Pings a quiet peer; drops one that stayed quiet past the timeout (a half-open connection). */
-  private checkAlive(interval: number, timeout: number): void {
-    const now = performance.now();
+  /** Pings a quiet peer; drops one that neither answered nor took our data in time (half-open). */
+  private checkAlive(liveness: PeerLiveness, timeout: number): void {
     if (this.session.closeSent !== undefined) return;
-    if (this.readingPaused || this.inputHeld) {
-      // We are not reading, so no answer can be seen; the pings still go out (while the socket takes
-      // them), and a peer that has vanished makes them fail in the end.
-      this.lastActivity = now;
-      if (!this.output.needsDrain) this.session.ping(EMPTY);
-      return;
-    }
-    const quiet = now - this.lastActivity;
-    if (quiet > interval + timeout) {
-      this.destroy(connectionLost(`the peer did not answer a ping within ${timeout} ms`));
-    } else if (quiet >= interval && !this.output.needsDrain) {
+    const now = performance.now();
+    const action = liveness.tick(now, {
+      heard: this.inputHeard,
+      // While the inflater holds the input, we are not reading either.
+      readingPaused: this.readingPaused || this.inputHeld,
+      passedOn: this.output.passedOn,
+      buffered: this.output.buffered,
+      congested: this.output.needsDrain,
+    });
+    this.inputHeard = false;
+    if (action === 'dead') {
+      this.destroy(
+        connectionLost(`the peer neither answered a ping within ${timeout} ms nor took any of our data`),
+      );
+    } else if (action === 'ping') {
+      this.pingWritten = () => {
+        liveness.pingLeft(now, performance.now());
+      };
       this.session.ping(EMPTY);
+      this.pingWritten = undefined;
     }
   }
 
@@ -254,7 +274,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   // ---- receiving -------------------------------------------------------------------------------------
 
   private receive(chunk: Buffer): void {
-    this.lastActivity = performance.now();
+    this.inputHeard = true;
     this.meter.received(chunk.length);
     this.session.receive(chunk);
     this.sections.flush();
@@ -345,20 +365,21 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   onCloseReceived(frame: CloseFrame, midMessage: boolean): void {
     this.sections.flush();
     this.finishInbound(
-      midMessage ? connectionLost('the peer closed the connection in the middle of a message') : undefined,
+      midMessage ? peerClosed('a message was cut short', frame, WebErrorStatus.ConnectionAborted) : undefined,
     );
     if (this.session.closeSent !== undefined) {
       // The peer answered our close: the handshake is complete.
       this.endTransportIfDue();
       return;
     }
+    this.closedByPeer = true;
     this.events.closeReceived(frame);
     // Bounds how long the application may take to answer.
     this.armCloseTimer();
     // Messages that arrived with the close frame reach the application asynchronously: give it a turn
     // of the event loop to start answering them (§5.5.1 lets an endpoint finish its message first).
     setImmediate(() => {
-      this.answerCloseWhenFree();
+      this.sendWaitingClose();
     });
   }
 
@@ -370,16 +391,29 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
       if (released) return;
       released = true;
       this.answerHolds--;
-      this.answerCloseWhenFree();
+      this.sendWaitingClose();
     };
   }
 
-  /** Echoes the peer's close once nothing holds it: no deferral, no message owning the wire. */
-  private answerCloseWhenFree(): void {
-    if (!this.session.isAnswerDue || this.finished) return;
-    if (this.answerHolds > 0 || this.wireOwner !== undefined) return;
-    this.session.answerClose();
-    this.afterCloseSent(closedError('the peer closed the WebSocket'));
+  /**
+   * Sends a close that waits for the wire to be free (no message owning it): the echo of the peer's
+   * close once no deferral holds it, or else our own 1000 after outputStream.end().
+   */
+  private sendWaitingClose(): void {
+    if (this.finished || this.failure !== undefined || this.session.closeSent !== undefined) return;
+    if (this.wireOwner !== undefined) return;
+    if (this.session.isAnswerDue) {
+      if (this.answerHolds > 0) return;
+      this.session.answerClose();
+      this.afterCloseSent(this.writeRefusal());
+    } else if (this.outputEnded) {
+      // Nothing is cancelled: what was written before is on its way, ahead of the close frame, and
+      // reading goes on until the peer's close.
+      this.session.close(CloseCode.NormalClosure);
+      this.settleEndWaiters(undefined);
+      this.endTransportIfDue();
+      this.armCloseTimer();
+    }
   }
 
   /** A limit of the sink was passed: fail as for a violation by the peer. */
@@ -424,7 +458,13 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
       this.pendingPong = Buffer.from(payload);
       return undefined;
     }
-    return this.output.write(opcode, fin, payload, rsv1);
+    return this.output.write(
+      opcode,
+      fin,
+      payload,
+      opcode === Opcode.Ping ? this.pingWritten : undefined,
+      rsv1,
+    );
   }
 
   /** Starts an outgoing message; its fragments go out after the messages opened before it. */
@@ -434,6 +474,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
 
   /** Sends a whole message; resolves when the caller owns the payload again and the socket can take more. */
   sendMessage(type: DataOpcode, payload: Buffer): Promise<void> {
+    if (this.outputEnded) return Promise.reject(this.writeRefusal());
     // Fast path: nothing else owns the wire and the message is one uncompressed frame, so write it right
     // away. (A compressed one takes the wire while it is being deflated.)
     if (
@@ -448,7 +489,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   }
 
   acquireWire(message: OutgoingMessage): Promise<void> {
-    if (!this.isWritable) return Promise.reject(this.writeRefusal());
+    if (!this.isWritable || this.outputEnded) return Promise.reject(this.writeRefusal());
     if (this.wireOwner === undefined) {
       this.wireOwner = message;
       return RESOLVED;
@@ -467,7 +508,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     const next = this.wireQueue.shift();
     this.wireOwner = next?.message;
     next?.grant();
-    if (this.wireOwner === undefined) this.answerCloseWhenFree();
+    if (this.wireOwner === undefined) this.sendWaitingClose();
   }
 
   /**
@@ -556,8 +597,14 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     }
   }
 
-  private writeRefusal(): WebSocketError {
-    return this.failure ?? closedError('the WebSocket is closed');
+  /** Why data can no longer be sent: the failure, the peer's close (its code and reason), or ours. */
+  writeRefusal(): WebSocketError {
+    if (this.failure !== undefined) return this.failure;
+    const received = this.session.closeReceived;
+    if (this.closedByPeer && received !== undefined) return peerClosed('cannot send', received);
+    if (this.outputEnded)
+      return closedError('the output was ended (outputStream.end()): nothing more is sent');
+    return closedError('the WebSocket is closed');
   }
 
   /** Rejects every message waiting for the wire and every write waiting for drain. */
@@ -566,6 +613,36 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     this.wireOwner = undefined;
     this.deflater?.close();
     this.output.failWaiters(error);
+    this.settleEndWaiters(
+      this.session.closeSent === undefined || this.failure !== undefined ? error : undefined,
+    );
+  }
+
+  /**
+   * The application has nothing more to send (outputStream.end()): once the messages begun before it
+   * are out, our close (1000) starts the closing handshake, and reading goes on until the peer's close
+   * (a half-close). Resolves when our close frame has been handed to the socket; rejects when the
+   * connection fails or is lost first.
+   */
+  endOutput(): Promise<void> {
+    if (this.failure !== undefined || this.finished || this.session.closeSent !== undefined) {
+      return this.failure === undefined && this.session.closeSent !== undefined
+        ? RESOLVED
+        : Promise.reject(this.writeRefusal());
+    }
+    this.outputEnded = true;
+    const ended = new Promise<void>((resolve, reject) => {
+      this.endWaiters.push({ resolve, reject });
+    });
+    this.sendWaitingClose();
+    return ended;
+  }
+
+  private settleEndWaiters(error: WebSocketError | undefined): void {
+    for (const waiter of this.endWaiters.splice(0)) {
+      if (error === undefined) waiter.resolve();
+      else waiter.reject(error);
+    }
   }
 
   // ---- closing -------------------------------------------------------------------------------------------
@@ -576,7 +653,8 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
    * the close timeout.
    */
   close(code: number | undefined, reason: string): void {
-    if (this.session.closeSent !== undefined || this.finished || this.failure !== undefined) return;
+    if (this.finished || this.failure !== undefined) return;
+    // After outputStream.end() our close frame is out already: this stops the reading that went on.
     this.session.close(code, reason);
     const canceled = operationCanceled('the WebSocket was closed locally');
     this.finishInbound(canceled);
@@ -632,7 +710,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     this.closeTimer = undefined;
     if (this.session.isAnswerDue) {
       this.session.answerClose();
-      this.afterCloseSent(closedError('the peer closed the WebSocket'));
+      this.afterCloseSent(this.writeRefusal());
       this.socket.end();
       return;
     }
@@ -647,7 +725,10 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     this.stopKeepAlive?.();
     const lost = connectionLost('the connection was lost without a closing handshake', this.socketError);
     this.finishInbound(this.failure ?? lost);
-    this.cancelOutbound(this.failure ?? lost);
+    // After a close frame arrived, writes still pending end for the reason any write would now.
+    this.cancelOutbound(
+      this.session.closeReceived === undefined ? (this.failure ?? lost) : this.writeRefusal(),
+    );
     this.events.closed(this.closeInfo());
   }
 

@@ -42,6 +42,8 @@ export class FrameOutput {
   private readonly takeWaiters = new Set<Waiter>();
   /** Frames written in one tick go out together: the socket is corked until the next tick. */
   private corked = false;
+  /** Bytes of every frame handed to the socket. */
+  private written = 0;
   private readonly uncork = (): void => {
     this.corked = false;
     this.socket.uncork();
@@ -58,12 +60,29 @@ export class FrameOutput {
     return this.socket.writableNeedDrain;
   }
 
+  /** Bytes the socket has passed on to the OS so far: written minus what it still buffers. */
+  get passedOn(): number {
+    return this.written - this.socket.writableLength;
+  }
+
+  /** Bytes written that the socket still buffers (the OS has not taken them yet). */
+  get buffered(): number {
+    return this.socket.writableLength;
+  }
+
   /**
    * Writes one whole frame (`rsv1`: the first frame of a compressed message). Returns undefined when the
    * payload was copied (the caller owns it again at once), or a promise that resolves when the socket has
-   * written the caller's buffer out (rejects if the socket failed first).
+   * written the caller's buffer out (rejects if the socket failed first). `onWritten` runs once the socket
+   * has passed the whole frame on.
    */
-  write(opcode: Opcode, fin: boolean, payload: Buffer, rsv1 = false): Promise<void> | undefined {
+  write(
+    opcode: Opcode,
+    fin: boolean,
+    payload: Buffer,
+    onWritten?: () => void,
+    rsv1 = false,
+  ): Promise<void> | undefined {
     const maskKey = this.masking ? nextMaskKey(frameMaskKey) : undefined;
     if (!this.corked) {
       this.corked = true;
@@ -79,6 +98,7 @@ export class FrameOutput {
       maskInto(payload, buffer.subarray(headerLength, frameLength), maskKey);
       this.socket.write(buffer.subarray(0, frameLength), () => {
         maskedFrameBuffers.give(buffer);
+        onWritten?.();
       });
     } else if (maskKey !== undefined || payload.length <= COALESCE_LIMIT || this.socket.writableNeedDrain) {
       // Copied: masked, small, or behind other data in a congested socket (where the caller's buffer
@@ -88,7 +108,7 @@ export class FrameOutput {
       const body = frame.subarray(headerLength);
       if (maskKey === undefined) body.set(payload);
       else maskInto(payload, body, maskKey);
-      this.socket.write(frame);
+      this.socket.write(frame, onWritten);
     } else {
       // The caller's buffer itself goes to the socket: it stays theirs only once the socket wrote it.
       const header = Buffer.allocUnsafe(headerLength);
@@ -99,11 +119,13 @@ export class FrameOutput {
         this.takeWaiters.add(waiter);
         this.socket.write(payload, (error) => {
           this.takeWaiters.delete(waiter);
+          onWritten?.();
           if (error === null || error === undefined) resolve();
           else reject(error);
         });
       });
     }
+    this.written += frameLength;
     this.meter.sent(frameLength);
     if (this.socket.writableNeedDrain) this.meter.sendLimited();
     return taken;

@@ -1,11 +1,12 @@
 // One received data message as a Node Readable (gorilla/websocket's NextReader): its sections arrive as
 // frames do and are handed on as they came, bounded by the section queue's watermarks; it ends at the
-// final frame and fails if the connection fails before that.
+// final frame and fails if the connection fails before that. Named apart from http.IncomingMessage, which
+// the same API hands out (the upgrade request).
 
 import { SectionReadable } from './section-readable.js';
 import type { SocketMessageType } from '../protocol/opcodes.js';
 
-export class IncomingMessage extends SectionReadable {
+export class WebSocketIncomingMessage extends SectionReadable {
   constructor(
     /** Binary or Utf8 (text, validated as UTF-8 as it arrives). */
     readonly messageType: SocketMessageType,

@@ -1,6 +1,6 @@
-// The receiving side of a message socket. Received messages are handed out in order, either as an
-// IncomingMessage stream (next()) or, for a consumer that wants each message whole, as the list of its
-// sections once it is complete (nextWhole()), without any stream machinery; a message taken whole is
+// The receiving side of a message socket. Received messages are handed out in order, either as a
+// WebSocketIncomingMessage stream (next()) or, for a consumer that wants each message whole, as the list
+// of its sections once it is complete (nextWhole()), without any stream machinery; a message taken whole is
 // refused with 1009 past the whole-message limit. Messages that arrive before anyone asks wait here;
 // what they hold is bounded by the high-water mark, past which the socket is not read. Advancing past a
 // streamed message that was not read to its end discards its rest (as gorilla/websocket's NextReader).
@@ -11,7 +11,7 @@ import { connectionLost, type WebSocketError } from '../errors.js';
 import { CloseCode } from '../protocol/close.js';
 import { messageTypeOf, type DataOpcode, type SocketMessageType } from '../protocol/opcodes.js';
 import type { IncomingSink, ReadControl } from './incoming-sink.js';
-import { IncomingMessage } from './incoming-message.js';
+import { WebSocketIncomingMessage } from './incoming-message.js';
 import { DEFAULT_HIGH_WATER_MARK } from './section-queue.js';
 
 export const MESSAGE_HIGH_WATER_MARK = DEFAULT_HIGH_WATER_MARK;
@@ -37,7 +37,7 @@ class ReceivedMessage {
   complete = false;
   failure: WebSocketError | undefined;
   /** Taken as a stream: later sections go there. */
-  stream: IncomingMessage | undefined;
+  stream: WebSocketIncomingMessage | undefined;
   /** Taken whole before it was complete: called when it is. */
   wholeTaker: WholeTaker | undefined;
   /** Payload bytes received so far. */
@@ -72,7 +72,7 @@ export class IncomingMessageQueue implements IncomingSink {
   /** Messages started but not yet taken, oldest first. */
   private readonly waiting: ReceivedMessage[] = [];
   /** The last message handed out as a stream. */
-  private handedOut: IncomingMessage | undefined;
+  private handedOut: WebSocketIncomingMessage | undefined;
   private readonly takers: Taker[] = [];
   private ended = false;
   private failure: WebSocketError | undefined;
@@ -94,7 +94,7 @@ export class IncomingMessageQueue implements IncomingSink {
   }
 
   /** The next message as a stream of its sections; null once the peer closed cleanly. */
-  async next(): Promise<IncomingMessage | null> {
+  async next(): Promise<WebSocketIncomingMessage | null> {
     // The previous message is done with: whatever of it is still to come is dropped.
     if (this.handedOut !== undefined && !this.handedOut.readableEnded) {
       this.handedOut.destroy();
@@ -185,9 +185,9 @@ export class IncomingMessageQueue implements IncomingSink {
     });
   }
 
-  private takeAsStream(message: ReceivedMessage): IncomingMessage {
+  private takeAsStream(message: ReceivedMessage): WebSocketIncomingMessage {
     this.release(message);
-    const stream = new IncomingMessage(message.messageType, this.highWaterMark, () => {
+    const stream = new WebSocketIncomingMessage(message.messageType, this.highWaterMark, () => {
       this.control?.resumeReading();
     });
     // A message the application abandons must not raise an unhandled 'error'.

@@ -8,6 +8,13 @@ import { Readable } from 'node:stream';
 
 import { SectionQueue } from './section-queue.js';
 
+/* eslint-disable @typescript-eslint/no-unsafe-declaration-merging -- the interface narrows Readable's `any` chunks to what this stream yields */
+
+/** What the stream yields: Buffer sections (Readable's own types say `any`). */
+export interface SectionReadable {
+  [Symbol.asyncIterator](): NodeJS.AsyncIterator<Buffer>;
+}
+
 export class SectionReadable extends Readable {
   private readonly queue: SectionQueue;
   /** _read found nothing to give: the next section goes straight to the Readable. */
@@ -27,7 +34,7 @@ export class SectionReadable extends Readable {
     Object.defineProperty(this, 'readableHighWaterMark', { value: highWaterMark, enumerable: true });
   }
 
-  /** Takes a received section (a view); false: the queue is full, stop reading the socket. */
+  /** @internal Takes a received section (a view); false: the queue is full, stop reading the socket. */
   pushSection(section: Buffer): boolean {
     // A reader that gave up (destroyed the stream) takes nothing more: the rest is dropped.
     if (this.destroyed) return true;
@@ -39,7 +46,7 @@ export class SectionReadable extends Readable {
     return this.queue.push(section);
   }
 
-  /** No more sections: the stream ends after the queued ones, or fails at once with `error`. */
+  /** @internal No more sections: the stream ends after the queued ones, or fails at once with `error`. */
   endSections(error?: Error): void {
     if (error !== undefined) {
       this.destroy(error);

@@ -48,14 +48,46 @@ export function isValidReceivedCloseCode(code: number): boolean {
 }
 
 /**
- * Why an application may not send this close code and reason, or undefined when it may.
- * Applications send 1000 or 3000–4999 (API contract); the library itself also sends 1001–1011.
+ * May an endpoint send this code? Exactly the codes it may receive (§7.4.1, §7.4.2, IANA 1012–1014):
+ * 1000–1003, 1007–1014 and 3000–4999.
+ */
+export function isSendableCloseCode(code: number): boolean {
+  return Number.isInteger(code) && isValidReceivedCloseCode(code);
+}
+
+/** close() keeps WinRT's rule: 1000, or a code of the application's own (3000–4999). */
+function isApplicationCloseCode(code: number): boolean {
+  return code === 1000 || (code >= 3000 && code <= 4999);
+}
+
+const SENDABLE_CODES = 'close() takes 1000 or 3000–4999, goAway() also 1001–1003 and 1007–1014';
+
+/**
+ * Why close(code, reason) may not send this code and reason, or undefined when it may. close() takes
+ * 1000 or 3000–4999 (WinRT's rule, the API contract); the other codes an endpoint may send (1001–1003,
+ * 1007–1014: going away, policy violation, message too big, …) go through goAway(), and the error says so.
  */
 export function closeArgumentProblem(code: number, reason: string): string | undefined {
-  if (typeof reason !== 'string') return `close reason must be a string, not ${typeof reason}`;
-  if (!Number.isInteger(code) || !(code === 1000 || (code >= 3000 && code <= 4999))) {
-    return `close code ${String(code)} is not allowed: use 1000 or 3000–4999`;
+  if (!Number.isInteger(code) || !isApplicationCloseCode(code)) {
+    return isSendableCloseCode(code)
+      ? `close code ${code} is not taken by close(), which takes 1000 or 3000–4999: send it with goAway(${code}, reason)`
+      : neverSent(code);
   }
+  return reasonProblem(reason);
+}
+
+/** Why goAway(code, reason) may not send this code and reason: it takes every code an endpoint may send. */
+export function goAwayArgumentProblem(code: number, reason: string): string | undefined {
+  return isSendableCloseCode(code) ? reasonProblem(reason) : neverSent(code);
+}
+
+function neverSent(code: number): string {
+  const reserved = [1004, 1005, 1006, 1015].includes(code) ? ' (reserved by RFC 6455 §7.4.1)' : '';
+  return `close code ${String(code)} may not be sent${reserved}: ${SENDABLE_CODES}`;
+}
+
+function reasonProblem(reason: string): string | undefined {
+  if (typeof reason !== 'string') return `close reason must be a string, not ${typeof reason}`;
   const bytes = utf8ByteLength(reason);
   if (bytes > MAX_CLOSE_REASON_BYTES) {
     return `close reason is ${bytes} UTF-8 bytes; at most ${MAX_CLOSE_REASON_BYTES} fit in a close frame`;

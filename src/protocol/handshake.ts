@@ -1,7 +1,7 @@
 // The opening handshake (RFC 6455 §4): the client's request headers and the check of the server's
-// answer (its extensions through permessage-deflate.ts); the server's check of a request and its 101,
-// 400 and 426 answers. Works on parsed headers and returns strings: the HTTP transport belongs to the
-// layers above.
+// answer (its extensions through permessage-deflate.ts); the server's check of a request (and the 400,
+// 405 or 426 it deserves) and its 101. Works on parsed headers and returns strings: the HTTP transport
+// belongs to the layers above; error answers are written by error-response.ts.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { Buffer } from 'node:buffer';
@@ -102,7 +102,8 @@ export function buildClientRequestHeaders(options: ClientRequestOptions): Record
     'Sec-WebSocket-Key': options.key,
     'Sec-WebSocket-Version': '13',
   };
-  if (options.protocols.length > 0) headers['Sec-WebSocket-Protocol'] = options.protocols.join(', ');
+  // Comma without a space, as `ws` sends it: websockify splits the list on ',' and does not trim.
+  if (options.protocols.length > 0) headers['Sec-WebSocket-Protocol'] = options.protocols.join(',');
   if (options.extensions !== undefined) headers['Sec-WebSocket-Extensions'] = options.extensions;
   for (const [name, value] of options.extraHeaders) {
     const existing = Object.keys(headers).find((known) => known.toLowerCase() === name.toLowerCase());
@@ -225,25 +226,6 @@ export function buildServerResponse(key: string, protocol: string | null, extens
   if (protocol !== null) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
   if (extensions !== '') lines.push(`Sec-WebSocket-Extensions: ${extensions}`);
   return lines.join('\r\n') + '\r\n\r\n';
-}
-
-/** A complete HTTP error answer that closes the connection; 426 names the version we speak. */
-export function buildErrorResponse(
-  status: number,
-  reason: string,
-  extraHeaders: Record<string, string> = {},
-): string {
-  const body = `${reason}\n`;
-  const headers: Record<string, string> = {
-    Connection: 'close',
-    'Content-Type': 'text/plain; charset=utf-8',
-    'Content-Length': String(Buffer.byteLength(body)),
-    ...(status === 426 ? { 'Sec-WebSocket-Version': '13', Upgrade: 'websocket' } : {}),
-    ...extraHeaders,
-  };
-  const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`];
-  for (const [name, value] of Object.entries(headers)) head.push(`${name}: ${value}`);
-  return head.join('\r\n') + '\r\n\r\n' + body;
 }
 
 function isValidKey(key: string): boolean {

@@ -1,6 +1,7 @@
 // The sans-I/O protocol core: everything about RFC 6455 (and RFC 7692) bytes, nothing about sockets or timers.
 
 export * from './close.js';
+export * from './error-response.js';
 export * from './extension-header.js';
 export * from './frame-parser.js';
 export * from './frame-writer.js';

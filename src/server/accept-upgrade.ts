@@ -7,18 +7,14 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 import type { UpgradedSocket } from '../connection/upgraded-socket.js';
-import {
-  buildErrorResponse,
-  buildServerResponse,
-  selectSubprotocol,
-  validateClientRequest,
-} from '../protocol/handshake.js';
+import { buildErrorResponse, type UpgradeRefusal } from '../protocol/error-response.js';
+import { buildServerResponse, selectSubprotocol, validateClientRequest } from '../protocol/handshake.js';
 import { answerDeflateOffers, type PerMessageDeflateOptions } from '../protocol/permessage-deflate.js';
-import { inTlsHandshake } from './tls-handshake.js';
 
 /**
  * Answers an HTTP error on a raw socket and closes it once the answer is written; a socket that cannot
- * carry an answer (closed, or still in its TLS handshake) is destroyed.
+ * carry an answer any more is destroyed. (One still in its TLS handshake never gets here: it has sent
+ * no request.)
  */
 export function rejectUpgrade(
   socket: Duplex,
@@ -26,7 +22,12 @@ export function rejectUpgrade(
   reason: string,
   headers: Record<string, string> = {},
 ): void {
-  if (socket.writable && !inTlsHandshake(socket)) socket.end(buildErrorResponse(status, reason, headers));
+  refuseUpgrade(socket, { status, headers, body: `${reason}\n` });
+}
+
+/** Answers an application's refusal (checked with refusalProblem) as rejectUpgrade does. */
+export function refuseUpgrade(socket: Duplex, refusal: UpgradeRefusal): void {
+  if (socket.writable) socket.end(buildErrorResponse(refusal));
   else socket.destroy();
 }
 

@@ -4,12 +4,13 @@
 import type { Buffer } from 'node:buffer';
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 import { DEFAULT_OUTBOUND_BUFFER_SIZE } from '../connection/frame-output.js';
 import { invalidArgument } from '../errors.js';
 import { rejectUpgrade } from './accept-upgrade.js';
-import { trackTlsHandshakes } from './tls-handshake.js';
+import { inTlsHandshake, trackTlsHandshakes } from './tls-handshake.js';
 
 export type UpgradeHandler = (request: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
 export type AnyHttpServer = http.Server | https.Server;
@@ -56,7 +57,11 @@ export function createUpgradeServer(
   });
   server.on('upgrade', onUpgrade);
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-    if (error.code === 'HPE_HEADER_OVERFLOW') rejectUpgrade(socket, 431, 'request header fields too large');
+    // An answer cannot reach a socket still in its TLS handshake: end() would wait for a handshake that a
+    // stalled or hostile client never finishes.
+    if (inTlsHandshake(socket)) socket.destroy();
+    else if (error.code === 'HPE_HEADER_OVERFLOW')
+      rejectUpgrade(socket, 431, 'request header fields too large');
     else rejectUpgrade(socket, 400, 'malformed HTTP request');
   });
   return server;
@@ -84,31 +89,61 @@ export function dropConnections(server: AnyHttpServer): void {
   for (const socket of openSockets.get(server) ?? []) socket.destroy();
 }
 
-const routers = new WeakMap<AnyHttpServer, Map<string, UpgradeHandler>>();
+interface Router {
+  routes: Map<string, UpgradeHandler>;
+  /** How long the application's own 'upgrade' handlers have to answer a path nobody attached. */
+  unansweredTimeout: number;
+}
+
+const routers = new WeakMap<AnyHttpServer, Router>();
 
 /**
- * Routes upgrade requests for `path` on a server the application owns. Requests for a path nobody
- * attached get 404, unless the application listens for upgrades itself.
+ * Routes upgrade requests for `path` on a server the application owns. A request for a path nobody
+ * attached gets 404 — at once if the application has no 'upgrade' handler of its own; else those
+ * handlers may take it, and if none of them has written to it or closed it within `unansweredTimeout`
+ * (the smallest any attached listener gave), it gets 404 then: never a hang.
  */
-export function routeUpgrades(server: AnyHttpServer, path: string, handler: UpgradeHandler): () => void {
-  let routes = routers.get(server);
-  if (routes === undefined) {
-    const table = new Map<string, UpgradeHandler>();
-    routes = table;
+export function routeUpgrades(
+  server: AnyHttpServer,
+  path: string,
+  handler: UpgradeHandler,
+  unansweredTimeout: number,
+): () => void {
+  let router = routers.get(server);
+  if (router === undefined) {
+    const table: Router = { routes: new Map(), unansweredTimeout };
+    router = table;
     routers.set(server, table);
     const dispatch: UpgradeHandler = (request, socket, head) => {
       const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
-      const route = table.get(pathname);
+      const route = table.routes.get(pathname);
+      const notFound = `no WebSocket endpoint at ${pathname}`;
       if (route !== undefined) route(request, socket, head);
-      else if (server.listenerCount('upgrade') === 1)
-        rejectUpgrade(socket, 404, `no WebSocket endpoint at ${pathname}`);
+      else if (server.listenerCount('upgrade') === 1) rejectUpgrade(socket, 404, notFound);
+      else notFoundUnlessAnswered(socket, table.unansweredTimeout, notFound);
     };
     server.on('upgrade', dispatch);
   }
-  if (routes.has(path)) throw invalidArgument(`a listener is already attached at ${path}`);
-  routes.set(path, handler);
-  const table = routes;
+  if (router.routes.has(path)) throw invalidArgument(`a listener is already attached at ${path}`);
+  router.routes.set(path, handler);
+  router.unansweredTimeout = Math.min(router.unansweredTimeout, unansweredTimeout);
+  const routes = router.routes;
   return () => {
-    table.delete(path);
+    routes.delete(path);
   };
+}
+
+/** Answers 404 after `ms` unless something else wrote to the socket or closed it meanwhile. */
+function notFoundUnlessAnswered(socket: Duplex, ms: number, reason: string): void {
+  const timer = setTimeout(() => {
+    socket.off('close', cancel);
+    // bytesWritten counts what is still queued too: any answer begun by a handler is left alone.
+    const untouched = (socket as Partial<Socket>).bytesWritten === 0 && socket.writable;
+    if (untouched) rejectUpgrade(socket, 404, reason);
+  }, ms);
+  timer.unref();
+  const cancel = (): void => {
+    clearTimeout(timer);
+  };
+  socket.once('close', cancel);
 }

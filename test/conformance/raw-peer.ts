@@ -362,6 +362,9 @@ function recent(history: Buffer, more: Buffer): Buffer {
 
 // ---- the peer ---------------------------------------------------------------------------------------------
 
+/** The payload of the peer's barrier ping: no case sends it. */
+const BARRIER_PAYLOAD = Buffer.from('raw-peer barrier');
+
 interface Waiter {
   check: () => boolean;
   resolve: (met: boolean) => void;
@@ -387,6 +390,9 @@ export class RawPeer {
   closeSent = false;
   /** sendClose() sent one. */
   private ourCloseSent = false;
+  /** The payload of the barrier ping whose pong is awaited, and whether it came. */
+  private barrierPayload: Buffer | undefined;
+  private barrierAnswered = false;
 
   private readonly started = performance.now();
   private readonly decoder: FrameDecoder;
@@ -484,6 +490,21 @@ export class RawPeer {
       });
     }
     return encodeFrames(frames, this.role).bytes;
+  }
+
+  /**
+   * An ordering barrier: a ping of our own, which the testee answers after everything it does about
+   * what we sent before. Resolves true once its pong came back, false if the testee went away first or
+   * `timeoutMs` passed. The pong is not recorded among the events, and the ping is not a script write.
+   */
+  barrier(timeoutMs: number): Promise<boolean> {
+    if (this.closeSent || this.socket.destroyed || this.socket.writableEnded) return Promise.resolve(false);
+    this.barrierPayload = BARRIER_PAYLOAD;
+    this.barrierAnswered = false;
+    this.socket.write(encodeFrames([{ opcode: 0x9, payload: BARRIER_PAYLOAD }], this.role).bytes);
+    return this.waitFor(() => this.barrierAnswered || this.isTesteeGone(), timeoutMs).then(
+      () => this.barrierAnswered,
+    );
   }
 
   /** Sends a close frame (once). */
@@ -611,6 +632,11 @@ export class RawPeer {
         }
         break;
       case 0xa:
+        if (this.barrierPayload?.equals(payload) === true) {
+          this.barrierPayload = undefined;
+          this.barrierAnswered = true;
+          break;
+        }
         this.events.push({ kind: 'pong', payload: Buffer.from(payload), at, writesDone });
         break;
       case 0x8: {

@@ -21,15 +21,13 @@ import { ourTestee, type Testee, type TesteeConnection, type TesteeServerHandle 
 export interface Timing {
   /** How long to wait for the expected echoes and pongs (non-9.x cases). */
   replyTimeoutMs: number;
-  /** After the expected replies, how long to watch for unexpected ones before closing. */
-  settleMs: number;
   /** How long to wait for a close frame, a FIN, or the testee's 'closed' event. */
   closeWaitMs: number;
 }
 
 export const TIMING: Record<Profile, Timing> = {
-  quick: { replyTimeoutMs: 2_000, settleMs: 40, closeWaitMs: 2_000 },
-  full: { replyTimeoutMs: 2_000, settleMs: 150, closeWaitMs: 2_000 },
+  quick: { replyTimeoutMs: 2_000, closeWaitMs: 2_000 },
+  full: { replyTimeoutMs: 2_000, closeWaitMs: 2_000 },
 };
 
 /** One case played against one testee: our server or our client, message or stream variant. */
@@ -259,7 +257,8 @@ export class Harness {
       };
       const replyWait = run.kase.timeoutMs ?? timing.replyTimeoutMs;
       await peer.waitFor(() => peer.isTesteeGone() || complete(), Math.min(remaining(), replyWait));
-      if (!peer.isTesteeGone()) await peer.waitFor(() => peer.isTesteeGone(), timing.settleMs);
+      // Unexpected replies, or a late failure, come before the answer to a ping sent now.
+      if (!peer.isTesteeGone()) await peer.barrier(Math.min(remaining(), replyWait));
       if (!peer.isTesteeGone() && !peer.closeSent) peer.sendClose(1000);
     }
     // The testee's close frame (in answer, or failing the connection), or its FIN.

@@ -63,7 +63,7 @@ export async function sws(args: string[], options: RunOptions = {}): Promise<Fin
 
 export type JsonLine = Record<string, unknown>;
 
-/** A long-running sws (serve, bridge, tunnel) started with --json, and the JSON lines it prints. */
+/** A long-running sws (serve, bridge, tunnel, listen) started with --json, and the JSON lines it prints. */
 export interface Service {
   child: ChildProcessWithoutNullStreams;
   port: number;
@@ -72,18 +72,34 @@ export interface Service {
   line(match: (line: JsonLine) => boolean): Promise<JsonLine>;
 }
 
-export async function service(args: string[], cwd?: string): Promise<Service> {
+export interface ServiceOptions {
+  cwd?: string;
+  /** Where the JSON lines come: stdout (default), or stderr for commands whose stdout carries data. */
+  jsonOn?: 'stdout' | 'stderr';
+  /** Leave stdin open for the test to write to (default: closed at once). */
+  keepStdin?: boolean;
+}
+
+export async function service(args: string[], options: string | ServiceOptions = {}): Promise<Service> {
+  const {
+    cwd,
+    jsonOn = 'stdout',
+    keepStdin = false,
+  } = typeof options === 'string' ? { cwd: options } : options;
   const child = launch([...args, '--json'], cwd);
-  child.stdin.end();
+  if (!keepStdin) child.stdin.end();
   const lines: JsonLine[] = [];
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   let pending = '';
-  child.stdout.on('data', (chunk: Buffer) => {
+  child[jsonOn].on('data', (chunk: Buffer) => {
     pending += chunk.toString();
     for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n')) {
-      lines.push(JSON.parse(pending.slice(0, end)) as JsonLine);
+      const text = pending.slice(0, end);
       pending = pending.slice(end + 1);
+      // On stderr, JSON lines share the stream with warnings.
+      if (jsonOn === 'stderr' && !text.startsWith('{')) continue;
+      lines.push(JSON.parse(text) as JsonLine);
       child.emit('json-line');
     }
   });

@@ -23,7 +23,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import {
   SocketMessageType,
   WebSocketListener,
-  type IncomingMessage,
+  type WebSocketIncomingMessage,
   type ServerMessageWebSocket,
 } from '../../src/index.js';
 import { patternChunks, patternSha256 } from './peers/pattern.js';
@@ -54,14 +54,14 @@ interface PageClose {
 
 /** Reads one whole message from a messages() iterator. */
 async function nextMessage(
-  messages: AsyncIterator<IncomingMessage>,
+  messages: AsyncIterator<WebSocketIncomingMessage>,
   ms = STEP_TIMEOUT,
 ): Promise<{ type: SocketMessageType; data: Buffer }> {
   const read = async (): Promise<{ type: SocketMessageType; data: Buffer }> => {
     const next = await messages.next();
     if (next.done === true) throw new Error('the connection closed before a message came');
     const sections: Buffer[] = [];
-    for await (const section of next.value as AsyncIterable<Buffer>) sections.push(section);
+    for await (const section of next.value) sections.push(section);
     return { type: next.value.messageType, data: Buffer.concat(sections) };
   };
   return within(read(), ms, 'a message from the browser');
@@ -69,7 +69,7 @@ async function nextMessage(
 
 /** Hashes one message from a messages() iterator, section by section. */
 async function hashMessage(
-  messages: AsyncIterator<IncomingMessage>,
+  messages: AsyncIterator<WebSocketIncomingMessage>,
   ms: number,
 ): Promise<{ type: SocketMessageType; bytes: number; sha256: string }> {
   const read = async (): Promise<{ type: SocketMessageType; bytes: number; sha256: string }> => {
@@ -77,7 +77,7 @@ async function hashMessage(
     if (next.done === true) throw new Error('the connection closed before a message came');
     const hash = createHash('sha256');
     let bytes = 0;
-    for await (const section of next.value as AsyncIterable<Buffer>) {
+    for await (const section of next.value) {
       hash.update(section);
       bytes += section.length;
     }

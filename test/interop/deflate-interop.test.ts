@@ -21,7 +21,7 @@ import {
 import {
   MessageWebSocket,
   SocketMessageType,
-  type IncomingMessage,
+  type WebSocketIncomingMessage,
   type PerMessageDeflateOptions,
   type ServerMessageWebSocket,
 } from '../../src/index.js';
@@ -93,7 +93,7 @@ function sha256(data: Uint8Array): string {
 }
 
 async function readWhole(
-  messages: AsyncIterator<IncomingMessage>,
+  messages: AsyncIterator<WebSocketIncomingMessage>,
 ): Promise<{ type: SocketMessageType; data: Buffer }> {
   const next = await messages.next();
   if (next.done === true) throw new Error('the connection closed before the echo came');
@@ -360,8 +360,8 @@ void describe('permessage-deflate against Python websockets (compression="deflat
           let bytes = 0;
           for await (const message of socket.messages()) {
             for await (const section of message) {
-              hash.update(section as Buffer);
-              bytes += (section as Buffer).length;
+              hash.update(section);
+              bytes += section.length;
             }
           }
           return { bytes, sha256: hash.digest('hex'), extensions: socket.information.extensions };

@@ -128,7 +128,7 @@ async function serveUpload(socket: ServerMessageWebSocket): Promise<UploadResult
   let messages = 0;
   for await (const message of socket.messages()) {
     messages++;
-    for await (const section of message as AsyncIterable<Buffer>) {
+    for await (const section of message) {
       hash.update(section);
       bytes += section.length;
     }
@@ -272,7 +272,7 @@ for (const kind of ['python', 'ws'] as const satisfies readonly PeerKind[]) {
       const download = async (): Promise<void> => {
         for await (const message of socket.messages()) {
           type = message.messageType;
-          for await (const section of message as AsyncIterable<Buffer>) {
+          for await (const section of message) {
             hash.update(section);
             bytes += section.length;
             sections++;

@@ -8,9 +8,15 @@ import {
   closeArgumentProblem,
   CloseCode,
   encodeClosePayload,
+  goAwayArgumentProblem,
+  isSendableCloseCode,
   isValidReceivedCloseCode,
   MAX_CLOSE_REASON_BYTES,
 } from '../../src/protocol/index.js';
+
+/** RFC 6455 §7.4 and the IANA registry: what an endpoint may put in a close frame. */
+const sendable = (code: number): boolean =>
+  (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
 
 void describe('isValidReceivedCloseCode', () => {
   void it('accepts the defined and registered codes and the private range', () => {
@@ -28,10 +34,8 @@ void describe('isValidReceivedCloseCode', () => {
   });
 
   void it('agrees with the table over the whole 16-bit range', () => {
-    const valid = (code: number): boolean =>
-      (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
     for (let code = 0; code <= 0xffff; code++)
-      assert.equal(isValidReceivedCloseCode(code), valid(code), `code ${code}`);
+      assert.equal(isValidReceivedCloseCode(code), sendable(code), `code ${code}`);
   });
 
   void it('names the reserved codes that never travel', () => {
@@ -76,6 +80,49 @@ void describe('closeArgumentProblem', () => {
     // 31 × '😀' is 62 UTF-16 units but 124 bytes.
     assert.notEqual(closeArgumentProblem(4999, '😀'.repeat(31)), undefined);
     assert.equal(closeArgumentProblem(4999, `${'😀'.repeat(30)}abc`), undefined);
+  });
+});
+
+void describe('the codes an application may send: close() and goAway()', () => {
+  void it('an endpoint may send exactly what it may receive, and nothing that is not an integer', () => {
+    for (let code = 0; code <= 0xffff; code++)
+      assert.equal(isSendableCloseCode(code), sendable(code), `code ${code}`);
+    for (const code of [1000.5, NaN, Infinity, -1000]) assert.equal(isSendableCloseCode(code), false);
+  });
+
+  void it('goAway() takes every sendable code, close() only 1000 and 3000–4999', () => {
+    for (let code = 0; code <= 0xffff; code++) {
+      assert.equal(goAwayArgumentProblem(code, '') === undefined, sendable(code), `goAway(${code})`);
+      const forClose = code === 1000 || (code >= 3000 && code <= 4999);
+      assert.equal(closeArgumentProblem(code, '') === undefined, forClose, `close(${code})`);
+    }
+  });
+
+  void it("close()'s refusal of a code goAway() takes says to use goAway with that code", () => {
+    for (const code of [1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014]) {
+      assert.equal(
+        closeArgumentProblem(code, ''),
+        `close code ${code} is not taken by close(), which takes 1000 or 3000–4999: send it with goAway(${code}, reason)`,
+      );
+    }
+  });
+
+  void it('a code no endpoint may send is refused by both, naming what each takes', () => {
+    for (const code of [1004, 1005, 1006, 1015]) {
+      const expected = `close code ${code} may not be sent (reserved by RFC 6455 §7.4.1): close() takes 1000 or 3000–4999, goAway() also 1001–1003 and 1007–1014`;
+      assert.equal(closeArgumentProblem(code, ''), expected);
+      assert.equal(goAwayArgumentProblem(code, ''), expected);
+    }
+    assert.equal(
+      goAwayArgumentProblem(5000, ''),
+      'close code 5000 may not be sent: close() takes 1000 or 3000–4999, goAway() also 1001–1003 and 1007–1014',
+    );
+  });
+
+  void it("goAway() holds the reason to close()'s limit", () => {
+    assert.equal(goAwayArgumentProblem(1008, 'a'.repeat(123)), undefined);
+    assert.match(goAwayArgumentProblem(1008, 'a'.repeat(124)) ?? '', /124 UTF-8 bytes/);
+    assert.match(goAwayArgumentProblem(1008, null as unknown as string) ?? '', /must be a string/);
   });
 });
 

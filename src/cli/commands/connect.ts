@@ -1,12 +1,13 @@
 // sws connect URL: an interactive WebSocket session, as websocat does it. stdin becomes messages (one
 // text message per line with --text, the default; binary chunks with --binary), received messages go to
-// stdout (each followed by a newline with --text). Ends when stdin ends (close 1000) or the peer closes.
+// stdout (each followed by a newline with --text). When stdin ends, replies still on their way are
+// printed: the socket closes with 1000 once nothing has arrived for --close-timeout, or when the peer closes.
 
 import { Buffer } from 'node:buffer';
 import readline from 'node:readline';
 
 import { MessageWebSocket, SocketMessageType, WebSocketError } from '../../index.js';
-import { COMMON_OPTIONS, operands, parseCommand, parseWebSocketUrl } from '../args.js';
+import { COMMON_OPTIONS, operands, parseCommand, parseSeconds, parseWebSocketUrl } from '../args.js';
 import { CLIENT_OPTIONS, CLIENT_OPTIONS_HELP, clientSettings, configure } from '../client-options.js';
 import type { Command } from '../command.js';
 import {
@@ -18,22 +19,28 @@ import {
   usageError,
 } from '../errors.js';
 import { cancelOnInterrupt, goAwayOnInterrupt } from '../interrupt.js';
-import { Output } from '../output.js';
+import { Output, writeStdout } from '../output.js';
 
 const OPTIONS = {
   ...COMMON_OPTIONS,
   ...CLIENT_OPTIONS,
   text: { type: 'boolean', short: 't' },
   binary: { type: 'boolean', short: 'b' },
+  'close-timeout': { type: 'string' },
 } as const;
+
+/** How long, after stdin ended, a quiet peer is given to send what it still has (--close-timeout). */
+const DEFAULT_CLOSE_TIMEOUT_MS = 2000;
 
 const USAGE = `Usage: sws connect URL [--text | --binary] [options]
 
 Connects to the WebSocket at URL; stdin goes out as messages, received messages go to stdout.
   -t, --text     one text message per line of stdin; each received message is printed on a line (default)
   -b, --binary   stdin goes out in binary messages as it is read; received messages are written as they are
-Ends with close code 1000 when stdin ends, or when the peer closes (exit 0 for 1000, 1001 or no code,
-5 for any other code). Messages still on their way when stdin ends are not waited for.
+  --close-timeout S  after stdin ends, keep printing what arrives, and close with 1000 once nothing
+                 has arrived for S seconds (default 2; 0 closes at once)
+Ends when the peer closes, or as above once stdin has ended (exit 0 for 1000, 1001 or no code, 5 for
+any other code). Replies to the last lines are printed before it closes:
   echo '{"op":"ping"}' | sws connect ws://127.0.0.1:8080/api
 
 ${CLIENT_OPTIONS_HELP}
@@ -59,6 +66,10 @@ export const connect: Command = {
     if (values.text === true && values.binary === true)
       throw usageError('connect: --text or --binary, not both');
     const text = values.binary !== true;
+    const closeTimeout =
+      values['close-timeout'] === undefined
+        ? DEFAULT_CLOSE_TIMEOUT_MS
+        : parseSeconds(values['close-timeout'], '--close-timeout', { zero: true });
     const settings = await clientSettings(values);
     const out = new Output({ quiet: values.quiet, json: values.json, dataOnStdout: true });
 
@@ -81,6 +92,7 @@ export const connect: Command = {
     let received = 0;
     let failure: unknown;
     const closed = socket.whenClosed();
+    const arrivals = new QuietWatch(closeTimeout);
     const sending = (async () => {
       const input = text
         ? readline.createInterface({ input: process.stdin, crlfDelay: Infinity })
@@ -89,6 +101,8 @@ export const connect: Command = {
         await socket.outputStream.writeAsync(typeof piece === 'string' ? Buffer.from(piece) : piece);
         sent++;
       }
+      await Promise.race([arrivals.quiet(), closed]);
+      arrivals.stop();
       socket.close(1000);
     })().catch((error: unknown) => {
       // A write fails once the peer has closed: that is the peer's close, reported below.
@@ -97,8 +111,11 @@ export const connect: Command = {
     });
     const receiving = (async () => {
       for await (const message of socket.messages()) {
-        for await (const section of message) await writeOut(section as Buffer);
-        if (text) await writeOut(NEWLINE);
+        for await (const section of message) {
+          arrivals.touch();
+          await writeStdout(section);
+        }
+        if (text) await writeStdout(NEWLINE);
         received++;
       }
     })().catch((error: unknown) => {
@@ -110,6 +127,7 @@ export const connect: Command = {
     await receiving;
     // The sender may still wait for a line that will never come: stop reading stdin.
     process.stdin.destroy();
+    arrivals.stop();
     await sending;
     out.summary(
       `closed ${code}${reason === '' ? '' : ` "${reason}"`}; ${sent} messages sent, ${received} received`,
@@ -131,11 +149,27 @@ export const connect: Command = {
   },
 };
 
-function writeOut(chunk: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    process.stdout.write(chunk, (error) => {
-      if (error === null || error === undefined) resolve();
-      else reject(error);
+/** Tells when `ms` have passed without touch() (counted from quiet()'s first call). */
+class QuietWatch {
+  private timer: NodeJS.Timeout | undefined;
+  private settle: (() => void) | undefined;
+
+  constructor(private readonly ms: number) {}
+
+  /** Something arrived: the quiet period starts again. */
+  touch(): void {
+    if (this.timer !== undefined) this.timer.refresh();
+  }
+
+  quiet(): Promise<void> {
+    return new Promise((resolve) => {
+      this.settle = resolve;
+      this.timer = setTimeout(resolve, this.ms);
     });
-  });
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.settle?.();
+  }
 }

@@ -26,8 +26,11 @@ Listens on a local TCP port (HOST defaults to 127.0.0.1); each TCP connection be
 the URL, and bytes flow both ways until either side closes. With sws bridge at the other end:
   sws bridge --listen 8080 --to 127.0.0.1:22          (on the server)
   sws tunnel --listen 2222 --to ws://server:8080/     (here; then ssh -p 2222 127.0.0.1)
-Each TCP read goes out as one binary message. With sws bridge (subprotocol sws.tunnel.v1) TCP
-half-close is carried both ways; with other servers (websockify) a TCP FIN closes the WebSocket.
+Works as it is in front of websockify too (websockify 6080 127.0.0.1:5900, then
+sws tunnel --listen 5901 --to ws://server:6080/): the tunnel offers the subprotocols sws.tunnel.v1
+(sws bridge picks it) and binary (websockify picks it); --protocol offers yours instead.
+Each TCP read goes out as one binary message. With sws bridge (sws.tunnel.v1) TCP half-close is
+carried both ways; with other servers a TCP FIN closes the WebSocket.
 A connection that cannot reach the URL is reset and reported; the tunnel keeps listening.
 
   -l, --listen [HOST:]PORT local address to listen on (PORT 0: any free port)
@@ -54,8 +57,10 @@ export const tunnel: Command = {
     const { host, port } = parseListen(values.listen, '--listen');
     const url = parseWebSocketUrl(values.to, '--to');
     const settings = await clientSettings(values);
+    // sws bridge picks the first, websockify (and other binary bridges) the second.
+    const protocols = settings.protocols.length > 0 ? [] : [TUNNEL_PROTOCOL, 'binary'];
     // Headers and the like are checked now, not at the first connection.
-    configure(new MessageWebSocket(), settings, [TUNNEL_PROTOCOL]);
+    configure(new MessageWebSocket(), settings, protocols);
     const out = new Output({ quiet: values.quiet, json: values.json });
     const sockets = new Set<MessageWebSocket>();
     const connections = new Set<net.Socket>();
@@ -66,7 +71,7 @@ export const tunnel: Command = {
       tcp.on('error', () => undefined);
       tcp.setNoDelay(true);
       const socket = new MessageWebSocket();
-      configure(socket, settings, [TUNNEL_PROTOCOL]);
+      configure(socket, settings, protocols);
       sockets.add(socket);
       try {
         await socket.connectAsync(url);

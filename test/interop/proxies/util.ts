@@ -6,7 +6,6 @@ import { createHash } from 'node:crypto';
 
 import {
   InputStreamOptions,
-  WebErrorStatus,
   WebSocketError,
   type InputStream,
   type ServerMessageWebSocket,
@@ -17,10 +16,6 @@ import { within as settleWithin } from '../../helpers/within.js';
 /** Settles like `promise`, or rejects after `ms`. */
 export function within<T>(promise: Promise<T>, what: string, ms = 5_000): Promise<T> {
   return settleWithin(promise, ms, what);
-}
-
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** A queue of what arrives (connections, requests), with bounded waits for the next one. */
@@ -48,7 +43,7 @@ export class Arrivals<T> {
 export function echoStream(socket: ServerStreamWebSocket): void {
   void (async () => {
     try {
-      for await (const section of socket.inputStream as AsyncIterable<Buffer>) {
+      for await (const section of socket.inputStream) {
         await socket.outputStream.writeAsync(section);
       }
     } catch {
@@ -95,9 +90,4 @@ export async function statusOf(promise: Promise<unknown>): Promise<number> {
     return error.status;
   }
   throw new Error('expected a WebSocketError, but it succeeded');
-}
-
-/** The name of a WebErrorStatus value, for messages. */
-export function statusName(status: number): string {
-  return Object.entries(WebErrorStatus).find(([, value]) => value === status)?.[0] ?? String(status);
 }
