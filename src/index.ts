@@ -45,6 +45,7 @@ export {
   SocketSslErrorSeverity,
 } from './api/enums.js';
 export { InputStream, InputStreamOptions } from './api/input-stream.js';
+export type { PerMessageDeflateOptions } from './protocol/permessage-deflate.js';
 export { OutputStream } from './api/output-stream.js';
 export { MessageOutputStream, type MessageWriteOptions } from './api/message-output-stream.js';
 export { WebErrorStatus, WebSocketError, HResult, webErrorStatusName } from './errors.js';

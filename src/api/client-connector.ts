@@ -11,6 +11,7 @@ import { proxyFor } from '../client/proxy.js';
 import { parseWebSocketUrl } from '../client/websocket-url.js';
 import { illegalMethodCall, invalidArgument, operationCanceled } from '../errors.js';
 import { requestHeaderProblem, subprotocolsProblem } from '../protocol/handshake.js';
+import { deflateOptionsOf } from '../protocol/permessage-deflate.js';
 import type { WebSocketControl } from './control.js';
 import { WebSocketServerCustomValidationRequestedEventArgs } from './server-custom-validation.js';
 
@@ -84,6 +85,7 @@ export class ClientConnector {
         url,
         noDelay: transport.noDelay,
         protocols,
+        perMessageDeflate: deflateOptionsOf(control.perMessageDeflate),
         headers: this.requestHeaders,
         connectTimeout: control.connectTimeout,
         signal,

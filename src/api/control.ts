@@ -9,6 +9,7 @@ import type { PasswordCredential } from '../client/http-auth.js';
 import type { ClientCertificate } from '../client/transport.js';
 import { DEFAULT_OUTBOUND_BUFFER_SIZE } from '../connection/frame-output.js';
 import { illegalMethodCall, invalidArgument } from '../errors.js';
+import { deflateOptionsProblem, type PerMessageDeflateOptions } from '../protocol/permessage-deflate.js';
 import { MessageWebSocketReceiveMode, SocketMessageType } from './enums.js';
 
 export const DEFAULT_CONNECT_TIMEOUT = 60_000;
@@ -44,6 +45,7 @@ export class WebSocketControl {
   private serverCredentialValue: PasswordCredential | null = null;
   private proxyCredentialValue: PasswordCredential | null = null;
   private proxyValue: string | null | undefined = undefined;
+  private perMessageDeflateValue: boolean | Readonly<PerMessageDeflateOptions> = false;
 
   /**
    * Bytes the socket may buffer before writes wait (WinRT maps it to SO_SNDBUF; here it is the socket's
@@ -165,6 +167,24 @@ export class WebSocketControl {
   set keepAliveTimeout(value: number) {
     this.assertConfigurable('keepAliveTimeout');
     this.keepAliveTimeoutMs = positiveInteger('keepAliveTimeout', value);
+  }
+
+  /**
+   * permessage-deflate (RFC 7692, a Node addition): true offers it with the defaults, an object with
+   * these settings; false (the default) offers nothing. Off by default because it costs CPU and, with
+   * context takeover, up to about 300 KiB per connection (see the README), and because compressing
+   * secrets together with data an attacker chooses can leak them through the compressed size (as CRIME
+   * and BREACH did over TLS). Received messages are inflated in sections, in bounded memory, and
+   * maxMessageSize counts inflated bytes. information.extensions tells what the server accepted.
+   */
+  get perMessageDeflate(): boolean | Readonly<PerMessageDeflateOptions> {
+    return this.perMessageDeflateValue;
+  }
+  set perMessageDeflate(value: boolean | PerMessageDeflateOptions) {
+    this.assertConfigurable('perMessageDeflate');
+    const problem = deflateOptionsProblem(value);
+    if (problem !== undefined) throw invalidArgument(problem);
+    this.perMessageDeflateValue = typeof value === 'boolean' ? value : Object.freeze({ ...value });
   }
 
   /** @internal Called by connectAsync: from now on settings are fixed. */

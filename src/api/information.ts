@@ -20,6 +20,7 @@ const NO_STATISTICS: BandwidthStatistics = {
 export class WebSocketInformation {
   private local: string | null = null;
   private chosenProtocol: string | null = null;
+  private agreedExtensions = '';
   private meter: BandwidthMeter | undefined;
   private certificate: ServerCertificateReport | undefined;
 
@@ -31,6 +32,11 @@ export class WebSocketInformation {
   /** The subprotocol the server chose; null before connect, '' when it chose none. */
   get protocol(): string | null {
     return this.chosenProtocol;
+  }
+
+  /** The Sec-WebSocket-Extensions value the server answered ('' when none), e.g. permessage-deflate. */
+  get extensions(): string {
+    return this.agreedExtensions;
   }
 
   /** Throughput measured from the bytes this socket moved over the last second. */
@@ -70,11 +76,13 @@ export class WebSocketInformation {
   connected(
     localAddress: string | undefined,
     protocol: string | null,
+    extensions: string,
     meter: BandwidthMeter,
     certificate?: ServerCertificateReport,
   ): void {
     this.local = localAddress ?? null;
     this.chosenProtocol = protocol ?? '';
+    this.agreedExtensions = extensions;
     this.meter = meter;
     this.certificate = certificate;
   }

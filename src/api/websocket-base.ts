@@ -131,12 +131,13 @@ export abstract class WebSocketBase extends EventEmitter {
           this.reportClosed(info);
         },
       },
-      options,
+      { ...options, perMessageDeflate: opened.deflate },
     );
     this.connection = connection;
     this.information.connected(
       opened.socket.localAddress,
       opened.protocol,
+      opened.extensions ?? '',
       connection.meter,
       opened.certificate,
     );

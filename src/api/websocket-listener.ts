@@ -16,6 +16,11 @@ import { illegalMethodCall, invalidArgument, toWebSocketError } from '../errors.
 import { CloseCode } from '../protocol/close.js';
 import { subprotocolsProblem } from '../protocol/handshake.js';
 import { refusalProblem, type UpgradeRefusal } from '../protocol/error-response.js';
+import {
+  deflateOptionsOf,
+  deflateOptionsProblem,
+  type PerMessageDeflateOptions,
+} from '../protocol/permessage-deflate.js';
 import { acceptUpgrade, refuseUpgrade, rejectUpgrade } from '../server/accept-upgrade.js';
 import {
   createUpgradeServer,
@@ -95,6 +100,12 @@ export interface WebSocketListenerOptions<Mode extends WebSocketListenerMode = '
    * after `authenticate`, for bindServiceNameAsync, attach and handleUpgrade alike.
    */
   verifyRequest?: (request: http.IncomingMessage) => UpgradeVerdict | Promise<UpgradeVerdict>;
+  /**
+   * permessage-deflate (RFC 7692): true accepts a client's offer with the defaults, an object with these
+   * settings (the window and context-takeover ones are imposed on the clients that offer compression).
+   * Default off: it costs CPU and, with context takeover, memory per connection (see the README).
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 /** What verifyRequest decides: undefined or true accepts; a refusal or false (403) refuses. */
@@ -133,8 +144,10 @@ export class WebSocketListener<Mode extends WebSocketListenerMode = 'stream'> ex
       | 'authenticate'
       | 'authenticationChallenge'
       | 'verifyRequest'
+      | 'perMessageDeflate'
     >
   >;
+  private readonly perMessageDeflate: PerMessageDeflateOptions | undefined;
   private readonly tlsOptions: https.ServerOptions | undefined;
   private readonly authenticate: WebSocketListenerOptions['authenticate'];
   private readonly challenge: string;
@@ -161,6 +174,9 @@ export class WebSocketListener<Mode extends WebSocketListenerMode = 'stream'> ex
     this.supportedProtocols = [...(options.supportedProtocols ?? [])];
     const problem = subprotocolsProblem(this.supportedProtocols);
     if (problem !== undefined) throw invalidArgument(problem);
+    const deflateProblem = deflateOptionsProblem(options.perMessageDeflate ?? false);
+    if (deflateProblem !== undefined) throw invalidArgument(deflateProblem);
+    this.perMessageDeflate = deflateOptionsOf(options.perMessageDeflate ?? false);
     this.tlsOptions = options.tls;
     this.authenticate = options.authenticate;
     this.challenge = options.authenticationChallenge ?? 'Basic realm="WebSocket", charset="UTF-8"';
@@ -284,7 +300,7 @@ export class WebSocketListener<Mode extends WebSocketListenerMode = 'stream'> ex
   }
 
   private accept(request: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    const accepted = acceptUpgrade(request, socket, head, this.supportedProtocols);
+    const accepted = acceptUpgrade(request, socket, head, this.supportedProtocols, this.perMessageDeflate);
     if (accepted === undefined) return;
     const connectionOptions = {
       role: 'server',

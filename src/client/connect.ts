@@ -6,6 +6,7 @@ import tls from 'node:tls';
 import type { UpgradedSocket } from '../connection/upgraded-socket.js';
 import { HResult, operationCanceled, toWebSocketError, WebErrorStatus, WebSocketError } from '../errors.js';
 import { buildClientRequestHeaders, generateKey, HandshakeError } from '../protocol/handshake.js';
+import { deflateOffer, type PerMessageDeflateOptions } from '../protocol/permessage-deflate.js';
 import {
   certificateFailure,
   checkServerCertificate,
@@ -27,6 +28,8 @@ export interface ClientConnectOptions extends TransportOptions {
   /** Runs after the default certificate validation passed, before the upgrade; throws to refuse. */
   customValidation?: ((report: ServerCertificateReport) => Promise<void>) | undefined;
   protocols: readonly string[];
+  /** Offer permessage-deflate with these options; undefined: no compression. */
+  perMessageDeflate?: PerMessageDeflateOptions | undefined;
   headers: readonly (readonly [string, string])[];
   /** Milliseconds for the whole connect: DNS, TCP, TLS and the handshake. */
   connectTimeout: number;
@@ -49,24 +52,29 @@ export async function connectWebSocket(options: ClientConnectOptions): Promise<C
       const certificate =
         socket instanceof tls.TLSSocket ? await validateServer(socket, options, deadline.signal) : undefined;
       const key = generateKey();
+      const deflate = options.perMessageDeflate;
       const headers = buildClientRequestHeaders({
         url: options.url,
         key,
         protocols: options.protocols,
+        extensions: deflate === undefined ? undefined : deflateOffer(deflate),
         extraHeaders: options.headers,
       });
       if (authorization !== undefined) headers.Authorization = authorization;
       try {
-        const {
-          head,
-          protocol,
-          socket: upgraded,
-        } = await requestUpgrade(
+        const upgraded = await requestUpgrade(
           socket,
-          { url: options.url, headers, key, protocols: options.protocols },
+          { url: options.url, headers, key, protocols: options.protocols, deflate },
           deadline.signal,
         );
-        return { socket: upgraded, head, protocol, certificate };
+        return {
+          socket: upgraded.socket,
+          head: upgraded.head,
+          protocol: upgraded.protocol,
+          extensions: upgraded.extensions,
+          deflate: upgraded.deflate,
+          certificate,
+        };
       } catch (error) {
         // A 401 is answered once, on a new connection, with the credential for this very URL.
         authorization = attempt === 0 ? answerChallenge(error, options) : undefined;

@@ -5,6 +5,7 @@ import http from 'node:http';
 import type net from 'node:net';
 
 import { HandshakeError, validateServerResponse, type ParsedHeaders } from '../protocol/handshake.js';
+import type { DeflateSettings, PerMessageDeflateOptions } from '../protocol/permessage-deflate.js';
 
 export interface UpgradeRequestOptions {
   url: URL;
@@ -12,6 +13,8 @@ export interface UpgradeRequestOptions {
   headers: Record<string, string>;
   key: string;
   protocols: readonly string[];
+  /** The permessage-deflate offer made in the headers, to check the answer against. */
+  deflate?: PerMessageDeflateOptions | undefined;
 }
 
 export interface UpgradeResult {
@@ -19,6 +22,8 @@ export interface UpgradeResult {
   /** Bytes that arrived after the 101 response: the first frames. */
   head: Buffer;
   protocol: string | null;
+  extensions: string;
+  deflate: DeflateSettings | undefined;
   headers: ParsedHeaders;
 }
 
@@ -38,8 +43,12 @@ export function requestUpgrade(
     });
     request.once('upgrade', (response: http.IncomingMessage, upgraded: net.Socket, head: Buffer) => {
       try {
-        const { protocol } = validateServerResponse(response.statusCode ?? 0, response.headers, options);
-        resolve({ socket: upgraded, head, protocol, headers: response.headers });
+        const { protocol, extensions, deflate } = validateServerResponse(
+          response.statusCode ?? 0,
+          response.headers,
+          options,
+        );
+        resolve({ socket: upgraded, head, protocol, extensions, deflate, headers: response.headers });
       } catch (error) {
         upgraded.destroy();
         reject(error instanceof Error ? error : new Error(String(error)));

@@ -2,7 +2,11 @@
 // reads or writes the socket. It feeds the session received bytes, hands received sections to an
 // IncomingSink with backpressure down to TCP, writes the session's frames (frame-output.ts), lets one
 // outgoing message at a time own the wire, and runs the timers: keep-alive, unsolicited pongs, the
-// grace for answering the peer's close, and the close timeout.
+// grace for answering the peer's close, and the close timeout. With permessage-deflate it inflates and
+// deflates messages section by section (message-inflater.ts, message-deflater.ts): the session reads no
+// further while too much waits to be inflated, or while the end of a compressed message has not been
+// handed on, so messages stay in order and the inflated output is under the same backpressure as any
+// other.
 
 import { Buffer } from 'node:buffer';
 import type { Duplex } from 'node:stream';
@@ -18,12 +22,15 @@ import {
 } from '../errors.js';
 import { CloseCode, truncateReason, type CloseFrame } from '../protocol/close.js';
 import { Opcode, type DataOpcode } from '../protocol/opcodes.js';
+import type { DeflateSettings } from '../protocol/permessage-deflate.js';
 import { ProtocolError } from '../protocol/protocol-error.js';
 import { WebSocketSession, type SessionHandler } from '../protocol/session.js';
 import { BandwidthMeter } from './bandwidth-meter.js';
 import { FrameOutput, MASKED_FRAME_LIMIT } from './frame-output.js';
 import type { IncomingSink, ReadControl } from './incoming-sink.js';
 import { onKeepAliveTick } from './keep-alive-clock.js';
+import { MessageDeflater } from './message-deflater.js';
+import { MessageInflater } from './message-inflater.js';
 import { OutgoingMessage, type FrameSender } from './outgoing-message.js';
 import { PeerLiveness } from './peer-liveness.js';
 import { SectionBatcher } from './section-batcher.js';
@@ -47,6 +54,8 @@ export interface ConnectionOptions {
   keepAliveInterval?: number;
   /** How long after that ping left input must arrive before the connection is declared dead (ms). */
   keepAliveTimeout?: number;
+  /** permessage-deflate as the handshake agreed it; undefined: no compression. */
+  perMessageDeflate?: DeflateSettings | undefined;
 }
 
 export type CloseInfo = CloseFrame;
@@ -79,6 +88,17 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   private readonly sink: IncomingSink;
   private readonly events: ConnectionEvents;
   private readonly closeTimeout: number;
+  /** Compressed messages received are inflated here, sent ones deflated here (permessage-deflate). */
+  private readonly inflater: MessageInflater | undefined;
+  private readonly deflater: MessageDeflater | undefined;
+  /** Messages whose size is known and smaller than this go uncompressed. */
+  private readonly compressionThreshold: number;
+  /** The message being received is compressed. */
+  private inflating = false;
+  /** The session reads no further until the inflater takes input again. */
+  private inputHeld = false;
+  /** The message being sent is compressed (decided at its first frame). */
+  private sendingCompressed = false;
 
   /** Received data still goes to the sink. */
   private inboundOpen = true;
@@ -127,14 +147,45 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     this.events = events;
     this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.output = new FrameOutput(socket, options.role === 'client', this.meter);
+    const deflate = options.perMessageDeflate;
     this.session = new WebSocketSession(
       {
         role: options.role,
+        perMessageDeflate: deflate !== undefined,
         ...(options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize }),
       },
       this,
-      (opcode, fin, payload) => this.writeFrame(opcode, fin, payload),
+      (opcode, fin, payload, rsv1) => this.writeFrame(opcode, fin, payload, rsv1),
     );
+    this.compressionThreshold = deflate?.threshold ?? Infinity;
+    if (deflate !== undefined) {
+      const { parameters } = deflate;
+      const server = options.role === 'server';
+      this.inflater = new MessageInflater(
+        {
+          data: (section) => this.deliverInflated(section),
+          messageEnd: () => {
+            this.endMessage();
+          },
+          fail: (violation) => {
+            this.onViolation(violation);
+          },
+          drained: () => {
+            this.releaseInput();
+          },
+        },
+        {
+          windowBits: server ? parameters.clientMaxWindowBits : parameters.serverMaxWindowBits,
+          noContextTakeover: server ? parameters.clientNoContextTakeover : parameters.serverNoContextTakeover,
+          maxMessageSize: options.maxMessageSize ?? Infinity,
+        },
+      );
+      this.deflater = new MessageDeflater({
+        windowBits: server ? parameters.serverMaxWindowBits : parameters.clientMaxWindowBits,
+        memLevel: deflate.memLevel,
+        noContextTakeover: server ? parameters.serverNoContextTakeover : parameters.clientNoContextTakeover,
+      });
+    }
     sink.attach(this);
 
     socket.on('data', (chunk: Buffer) => {
@@ -190,7 +241,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     const now = performance.now();
     const action = liveness.tick(now, {
       heard: this.inputHeard,
-      readingPaused: this.readingPaused,
+      readingPaused: this.readingPaused || this.inputHeld,
       passedOn: this.output.passedOn,
       buffered: this.output.buffered,
       congested: this.output.needsDrain,
@@ -231,7 +282,8 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   resumeReading(): void {
     if (!this.readingPaused) return;
     this.readingPaused = false;
-    this.socket.resume();
+    this.inflater?.resumeOutput();
+    this.updateSocketFlow();
   }
 
   private pauseReading(): void {
@@ -240,20 +292,72 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     this.socket.pause();
   }
 
-  onMessageStart(opcode: DataOpcode): void {
-    if (this.inboundOpen) this.sink.messageStart(opcode);
+  /** The inflater has enough: the session reads no further (no later frame) until it drains. */
+  private holdInput(): void {
+    if (this.inputHeld) return;
+    this.inputHeld = true;
+    this.session.pauseInput();
+    this.socket.pause();
+  }
+
+  /** The inflater takes input again: the session reads on from where it stopped. */
+  private releaseInput(): void {
+    if (!this.inputHeld) return;
+    this.inputHeld = false;
+    this.session.resumeInput();
+    this.sections.flush();
+    this.updateSocketFlow();
+  }
+
+  /** The socket is read unless the application has enough or the inflater is busy. */
+  private updateSocketFlow(): void {
+    if (this.readingPaused || this.inputHeld) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  onMessageStart(opcode: DataOpcode, compressed: boolean): void {
+    this.inflating = compressed;
+    if (!this.inboundOpen) return;
+    this.sink.messageStart(opcode);
+    if (compressed) this.inflater!.startMessage(opcode === Opcode.Text);
   }
 
   onMessageData(section: Buffer): void {
-    if (this.inboundOpen) this.sections.add(section);
+    if (!this.inboundOpen) return;
+    if (this.inflating) {
+      if (!this.inflater!.write(section)) this.holdInput();
+    } else {
+      this.sections.add(section);
+    }
   }
 
   private deliver(section: Buffer): void {
     if (this.inboundOpen && !this.sink.messageData(section)) this.pauseReading();
   }
 
+  /** An inflated section; false: the application has enough for now. */
+  private deliverInflated(section: Buffer): boolean {
+    // After a failure the inflater is about to be closed: it need not go on meanwhile.
+    if (!this.inboundOpen) return false;
+    if (this.sink.messageData(section)) return true;
+    this.pauseReading();
+    return false;
+  }
+
   onMessageEnd(): void {
+    if (this.inflating) {
+      this.inflating = false;
+      if (!this.inboundOpen) return;
+      // The end is reported once the inflater has handed on the whole message.
+      this.holdInput();
+      this.inflater!.end();
+      return;
+    }
     this.sections.flush();
+    this.endMessage();
+  }
+
+  private endMessage(): void {
     if (this.inboundOpen && !this.sink.messageEnd()) this.pauseReading();
   }
 
@@ -342,13 +446,24 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   // ---- sending -----------------------------------------------------------------------------------------
 
   /** The session's frames go to the socket; a pong for a ping waits while the socket is full. */
-  private writeFrame(opcode: Opcode, fin: boolean, payload: Buffer): Promise<void> | undefined {
+  private writeFrame(
+    opcode: Opcode,
+    fin: boolean,
+    payload: Buffer,
+    rsv1: boolean,
+  ): Promise<void> | undefined {
     if (this.finished) return undefined;
     if (opcode === Opcode.Pong && this.output.needsDrain) {
       this.pendingPong = Buffer.from(payload);
       return undefined;
     }
-    return this.output.write(opcode, fin, payload, opcode === Opcode.Ping ? this.pingWritten : undefined);
+    return this.output.write(
+      opcode,
+      fin,
+      payload,
+      rsv1,
+      opcode === Opcode.Ping ? this.pingWritten : undefined,
+    );
   }
 
   /** Starts an outgoing message; its fragments go out after the messages opened before it. */
@@ -359,8 +474,14 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   /** Sends a whole message; resolves when the caller owns the payload again and the socket can take more. */
   sendMessage(type: DataOpcode, payload: Buffer): Promise<void> {
     if (this.outputEnded) return Promise.reject(this.writeRefusal());
-    // Fast path: nothing else owns the wire and the message is one frame, so write it right away.
-    if (this.wireOwner === undefined && this.wireQueue.length === 0 && payload.length <= MASKED_FRAME_LIMIT) {
+    // Fast path: nothing else owns the wire and the message is one uncompressed frame, so write it right
+    // away. (A compressed one takes the wire while it is being deflated.)
+    if (
+      this.wireOwner === undefined &&
+      this.wireQueue.length === 0 &&
+      payload.length <= MASKED_FRAME_LIMIT &&
+      payload.length < this.compressionThreshold
+    ) {
       return this.writeData(type, payload, true);
     }
     return this.openMessage(type).write(payload, true);
@@ -404,8 +525,46 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
 
   writeFrames(message: OutgoingMessage, payload: Buffer, fin: boolean): Promise<void> {
     if (this.wireOwner !== message) return Promise.reject(this.writeRefusal());
+    if (!this.session.isSendingMessage) {
+      // A message whose whole size is known (one final write) is compressed from the threshold on; one
+      // written in pieces always is.
+      this.sendingCompressed =
+        this.deflater !== undefined && !(fin && payload.length < this.compressionThreshold);
+    }
+    if (this.sendingCompressed) return this.writeCompressed(message, payload, fin);
     if (payload.length <= MASKED_FRAME_LIMIT) return this.writeData(message.type, payload, fin);
     return this.writeInPieces(message, payload, fin);
+  }
+
+  /**
+   * Deflates the payload in pieces of MASKED_FRAME_LIMIT, each sent as the frames of its compressed
+   * bytes before the next piece is deflated: memory stays bounded however large the write.
+   */
+  private async writeCompressed(message: OutgoingMessage, payload: Buffer, fin: boolean): Promise<void> {
+    let offset = 0;
+    do {
+      const end = Math.min(offset + MASKED_FRAME_LIMIT, payload.length);
+      const last = end === payload.length;
+      let compressed: Buffer;
+      try {
+        compressed = await this.deflater!.deflate(payload.subarray(offset, end), last && fin);
+      } catch (error) {
+        throw this.isWritable ? toWebSocketError(error) : this.writeRefusal();
+      }
+      let at = 0;
+      do {
+        if (this.wireOwner !== message) throw this.writeRefusal();
+        const frameEnd = Math.min(at + MASKED_FRAME_LIMIT, compressed.length);
+        await this.writeData(
+          message.type,
+          compressed.subarray(at, frameEnd),
+          last && fin && frameEnd === compressed.length,
+          true,
+        );
+        at = frameEnd;
+      } while (at < compressed.length);
+      offset = end;
+    } while (offset < payload.length);
   }
 
   /** A large payload goes out as frames of MASKED_FRAME_LIMIT, waiting for the socket between them. */
@@ -418,9 +577,9 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   }
 
   /** One data frame; settles when the caller owns the payload again and the socket can take more. */
-  private writeData(type: DataOpcode, payload: Buffer, fin: boolean): Promise<void> {
+  private writeData(type: DataOpcode, payload: Buffer, fin: boolean, compressed = false): Promise<void> {
     if (!this.isWritable) return Promise.reject(this.writeRefusal());
-    const taken = this.session.send(type, fin, payload);
+    const taken = this.session.send(type, fin, payload, compressed);
     if (taken === undefined) return this.output.whenDrained();
     return taken.then(
       () => this.output.whenDrained(),
@@ -451,6 +610,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   private cancelOutbound(error: WebSocketError): void {
     for (const waiting of this.wireQueue.splice(0)) waiting.refuse(error);
     this.wireOwner = undefined;
+    this.deflater?.close();
     this.output.failWaiters(error);
     this.settleEndWaiters(
       this.session.closeSent === undefined || this.failure !== undefined ? error : undefined,
@@ -517,7 +677,14 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     this.sinkFinished = true;
     this.inboundOpen = false;
     this.sink.finish(error);
-    // Keep reading: the peer's close frame (or its FIN) must still be seen.
+    this.inflater?.close();
+    // Keep reading: the peer's close frame (or its FIN) must still be seen. A section the inflater held
+    // is dropped; the session reads on (in its own turn: this may run while it is parsing).
+    if (this.inputHeld) {
+      process.nextTick(() => {
+        this.releaseInput();
+      });
+    }
     this.resumeReading();
   }
 

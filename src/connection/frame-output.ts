@@ -71,11 +71,18 @@ export class FrameOutput {
   }
 
   /**
-   * Writes one whole frame. Returns undefined when the payload was copied (the caller owns it again at
-   * once), or a promise that resolves when the socket has written the caller's buffer out (rejects if the
-   * socket failed first). `onWritten` runs once the socket has passed the whole frame on.
+   * Writes one whole frame (`rsv1`: the first frame of a compressed message). Returns undefined when the
+   * payload was copied (the caller owns it again at once), or a promise that resolves when the socket has
+   * written the caller's buffer out (rejects if the socket failed first). `onWritten` runs once the socket
+   * has passed the whole frame on.
    */
-  write(opcode: Opcode, fin: boolean, payload: Buffer, onWritten?: () => void): Promise<void> | undefined {
+  write(
+    opcode: Opcode,
+    fin: boolean,
+    payload: Buffer,
+    rsv1 = false,
+    onWritten?: () => void,
+  ): Promise<void> | undefined {
     const maskKey = this.masking ? nextMaskKey(frameMaskKey) : undefined;
     if (!this.corked) {
       this.corked = true;
@@ -87,7 +94,7 @@ export class FrameOutput {
     let taken: Promise<void> | undefined;
     if (maskKey !== undefined && payload.length >= POOLED_FRAME_PAYLOAD) {
       const buffer = maskedFrameBuffers.take(frameLength);
-      writeFrameHeader(buffer, 0, { fin, opcode, payloadLength: payload.length, maskKey });
+      writeFrameHeader(buffer, 0, { fin, rsv1, opcode, payloadLength: payload.length, maskKey });
       maskInto(payload, buffer.subarray(headerLength, frameLength), maskKey);
       this.socket.write(buffer.subarray(0, frameLength), () => {
         maskedFrameBuffers.give(buffer);
@@ -97,7 +104,7 @@ export class FrameOutput {
       // Copied: masked, small, or behind other data in a congested socket (where the caller's buffer
       // could otherwise be held for as long as the peer does not read).
       const frame = Buffer.allocUnsafe(frameLength);
-      writeFrameHeader(frame, 0, { fin, opcode, payloadLength: payload.length, maskKey });
+      writeFrameHeader(frame, 0, { fin, rsv1, opcode, payloadLength: payload.length, maskKey });
       const body = frame.subarray(headerLength);
       if (maskKey === undefined) body.set(payload);
       else maskInto(payload, body, maskKey);
@@ -105,7 +112,7 @@ export class FrameOutput {
     } else {
       // The caller's buffer itself goes to the socket: it stays theirs only once the socket wrote it.
       const header = Buffer.allocUnsafe(headerLength);
-      writeFrameHeader(header, 0, { fin, opcode, payloadLength: payload.length });
+      writeFrameHeader(header, 0, { fin, rsv1, opcode, payloadLength: payload.length });
       this.socket.write(header);
       taken = new Promise((resolve, reject) => {
         const waiter = { resolve, reject };

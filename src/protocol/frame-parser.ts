@@ -1,6 +1,7 @@
 // Incremental RFC 6455 frame parser: bytes in, message events out. Payload sections are views of the
 // received chunks, unmasked in place; nothing is ever joined. Every §5 rule is enforced as it arrives,
-// and a violation is thrown as a ProtocolError carrying the close code to send.
+// and a violation is thrown as a ProtocolError carrying the close code to send. A handler may suspend
+// parsing (while it works on what it was given): the input keeps its place until resume().
 
 import { Buffer } from 'node:buffer';
 
@@ -36,7 +37,10 @@ export interface FrameParserHandler {
 export interface FrameParserOptions {
   /** A server reads masked frames from clients; a client reads unmasked frames from servers (§5.1). */
   role: 'client' | 'server';
-  /** Largest message accepted, in bytes (1009 beyond it). Default: unlimited. */
+  /**
+   * Largest message accepted, in bytes (1009 beyond it). Default: unlimited. A compressed message is
+   * not counted here: its size is what it inflates to, which the layer that inflates it counts.
+   */
   maxMessageSize?: number;
   /** RSV1 is allowed on the first frame of a data message (permessage-deflate negotiated). */
   allowRsv1?: boolean;
@@ -63,6 +67,9 @@ export class FrameParser {
 
   private state = State.Header;
   private failure: ProtocolError | undefined;
+  /** A handler asked to wait: input is kept, in order, until resume(). */
+  private suspended = false;
+  private readonly backlog: Buffer[] = [];
 
   // A header that arrived split over chunks is gathered here (made when first needed, as is maskKey:
   // an idle connection should cost little).
@@ -82,6 +89,7 @@ export class FrameParser {
 
   // The data message being read.
   private messageOpen = false;
+  private messageCompressed = false;
   private messageNeedsUtf8Check = false;
   private messageLength = 0;
   private readonly utf8 = new Utf8Validator();
@@ -110,26 +118,61 @@ export class FrameParser {
    */
   push(chunk: Buffer): void {
     if (this.state === State.Failed) throw this.failure!;
+    if (this.suspended || this.backlog.length > 0) {
+      this.backlog.push(chunk);
+      return;
+    }
+    this.parseGuarded(chunk);
+  }
+
+  /** Stops parsing: later input is ignored (the connection is going away). */
+  stop(): void {
+    if (this.state !== State.Failed) this.state = State.Closed;
+    this.backlog.length = 0;
+  }
+
+  /**
+   * Called from a handler: parsing stops after the current step (the section being handed over, and the
+   * end of its frame), and the rest of the input waits until resume().
+   */
+  suspend(): void {
+    this.suspended = true;
+  }
+
+  get isSuspended(): boolean {
+    return this.suspended;
+  }
+
+  /** Parses the input that waited; throws like push(). */
+  resume(): void {
+    this.suspended = false;
+    while (!this.isSuspended && this.backlog.length > 0) {
+      if (this.state === State.Failed) throw this.failure!;
+      this.parseGuarded(this.backlog.shift()!);
+    }
+  }
+
+  private parseGuarded(chunk: Buffer): void {
     try {
       this.parse(chunk);
     } catch (error) {
       if (error instanceof ProtocolError) {
         this.state = State.Failed;
         this.failure = error;
+        this.backlog.length = 0;
       }
       throw error;
     }
-  }
-
-  /** Stops parsing: later input is ignored (the connection is going away). */
-  stop(): void {
-    if (this.state !== State.Failed) this.state = State.Closed;
   }
 
   private parse(chunk: Buffer): void {
     const length = chunk.length;
     let position = 0;
     while (position < length || (this.state === State.Payload && this.payloadRemaining === 0)) {
+      if (this.suspended) {
+        if (position < length) this.backlog.unshift(chunk.subarray(position));
+        return;
+      }
       if (this.state === State.Header) {
         position = this.readHeader(chunk, position);
       } else if (this.state === State.Payload) {
@@ -228,7 +271,8 @@ export class FrameParser {
     if (isControlOpcode(this.opcode)) {
       this.controlPayload = undefined;
     } else {
-      if (this.messageLength + payloadLength > this.maxMessageSize) {
+      if (this.opcode !== Opcode.Continuation) this.messageCompressed = rsv1;
+      if (!this.messageCompressed && this.messageLength + payloadLength > this.maxMessageSize) {
         throw tooBig(`a message over the limit of ${this.maxMessageSize} bytes`);
       }
       this.messageLength += payloadLength;

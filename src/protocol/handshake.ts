@@ -1,11 +1,19 @@
 // The opening handshake (RFC 6455 §4): the client's request headers and the check of the server's
-// answer; the server's check of a request (and the 400, 405 or 426 it deserves) and its 101. Works on
-// parsed headers and returns strings: the HTTP transport belongs to the layers above; error answers are
-// written by error-response.ts.
+// The opening handshake (RFC 6455 §4): the client's request headers and the check of the server's
+// answer (its extensions through permessage-deflate.ts); the server's check of a request (and the 400,
+// 405 or 426 it deserves) and its 101. Works on parsed headers and returns strings: the HTTP transport
+// belongs to the layers above; error answers are written by error-response.ts.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { Buffer } from 'node:buffer';
 import { STATUS_CODES } from 'node:http';
+
+import {
+  acceptDeflateAnswer,
+  DeflateNegotiationError,
+  type DeflateSettings,
+  type PerMessageDeflateOptions,
+} from './permessage-deflate.js';
 
 const ACCEPT_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
@@ -80,6 +88,8 @@ export interface ClientRequestOptions {
   url: URL;
   key: string;
   protocols: readonly string[];
+  /** The Sec-WebSocket-Extensions offer, if any (deflateOffer). */
+  extensions?: string | undefined;
   /** Application headers, already checked with requestHeaderProblem. */
   extraHeaders: readonly (readonly [string, string])[];
 }
@@ -95,6 +105,7 @@ export function buildClientRequestHeaders(options: ClientRequestOptions): Record
   };
   // Comma without a space, as `ws` sends it: websockify splits the list on ',' and does not trim.
   if (options.protocols.length > 0) headers['Sec-WebSocket-Protocol'] = options.protocols.join(',');
+  if (options.extensions !== undefined) headers['Sec-WebSocket-Extensions'] = options.extensions;
   for (const [name, value] of options.extraHeaders) {
     const existing = Object.keys(headers).find((known) => known.toLowerCase() === name.toLowerCase());
     if (existing === undefined) headers[name] = value;
@@ -106,16 +117,21 @@ export function buildClientRequestHeaders(options: ClientRequestOptions): Record
 export interface ServerHandshakeResult {
   /** The subprotocol the server chose, or null when it chose none. */
   protocol: string | null;
+  /** The extensions the server accepted, as it wrote them ('' when none). */
+  extensions: string;
+  /** permessage-deflate, when the server accepted our offer. */
+  deflate: DeflateSettings | undefined;
 }
 
 /**
  * Checks the server's answer to our request (§4.1, the client's duties): status 101, the Upgrade and
- * Connection tokens, the accept hash, a subprotocol only from those offered, no extension not offered.
+ * Connection tokens, the accept hash, a subprotocol only from those offered, no extension not offered
+ * (permessage-deflate checked against our offer, RFC 7692 §5.1).
  */
 export function validateServerResponse(
   statusCode: number,
   headers: ParsedHeaders,
-  request: { key: string; protocols: readonly string[] },
+  request: { key: string; protocols: readonly string[]; deflate?: PerMessageDeflateOptions | undefined },
 ): ServerHandshakeResult {
   if (statusCode !== 101) {
     const statusText = STATUS_CODES[statusCode];
@@ -132,16 +148,35 @@ export function validateServerResponse(
   if (accept !== computeAccept(request.key)) {
     throw new HandshakeError('the Sec-WebSocket-Accept of the 101 does not match our key');
   }
-  const extensions = single(headers['sec-websocket-extensions']);
-  if (extensions !== undefined && extensions.trim() !== '') {
-    throw new HandshakeError(`the server accepted an extension that was not offered: ${extensions}`);
-  }
+  const { extensions, deflate } = acceptedExtensions(
+    single(headers['sec-websocket-extensions']),
+    request.deflate,
+  );
   const protocol = single(headers['sec-websocket-protocol']);
-  if (protocol === undefined || protocol === '') return { protocol: null };
+  if (protocol === undefined || protocol === '') return { protocol: null, extensions, deflate };
   if (!request.protocols.includes(protocol)) {
     throw new HandshakeError(`the server chose subprotocol '${protocol}', which was not offered`);
   }
-  return { protocol };
+  return { protocol, extensions, deflate };
+}
+
+/** The server's Sec-WebSocket-Extensions, checked against what we offered (nothing, or permessage-deflate). */
+function acceptedExtensions(
+  answer: string | undefined,
+  offered: PerMessageDeflateOptions | undefined,
+): { extensions: string; deflate: DeflateSettings | undefined } {
+  if (offered === undefined) {
+    if (answer !== undefined && answer.trim() !== '') {
+      throw new HandshakeError(`the server accepted an extension that was not offered: ${answer}`);
+    }
+    return { extensions: '', deflate: undefined };
+  }
+  try {
+    return acceptDeflateAnswer(answer, offered);
+  } catch (error) {
+    if (!(error instanceof DeflateNegotiationError)) throw error;
+    throw new HandshakeError(`permessage-deflate: ${error.message}`);
+  }
 }
 
 export interface UpgradeRequest {
@@ -181,8 +216,8 @@ export function selectSubprotocol(offered: readonly string[], supported: readonl
   return offered.find((protocol) => supported.includes(protocol)) ?? null;
 }
 
-/** The server's 101 answer (§4.2.2) as the bytes to write on the socket. */
-export function buildServerResponse(key: string, protocol: string | null): string {
+/** The server's 101 answer (§4.2.2) as the bytes to write on the socket; `extensions` '' for none. */
+export function buildServerResponse(key: string, protocol: string | null, extensions = ''): string {
   const lines = [
     'HTTP/1.1 101 Switching Protocols',
     'Upgrade: websocket',
@@ -190,6 +225,7 @@ export function buildServerResponse(key: string, protocol: string | null): strin
     `Sec-WebSocket-Accept: ${computeAccept(key)}`,
   ];
   if (protocol !== null) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
+  if (extensions !== '') lines.push(`Sec-WebSocket-Extensions: ${extensions}`);
   return lines.join('\r\n') + '\r\n\r\n';
 }
 

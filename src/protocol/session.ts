@@ -1,7 +1,9 @@
 // The state of one WebSocket connection, sans I/O (RFC 6455 §5–§7): bytes in, message events and frames
 // out. It answers pings, sequences the fragments of outgoing messages, runs the closing handshake (who
 // sent which close frame, what is echoed, when the TCP connection may end, §7.1.1) and fails the
-// connection with the right code on a violation. No sockets, timers or streams: the driver in
+// connection with the right code on a violation. With permessage-deflate negotiated (RFC 7692) it
+// accepts RSV1 on the first frame of a message and marks the first frame of a compressed message it
+// sends; the compression itself is the driver's. No sockets, timers or streams: the driver in
 // connection/ feeds it bytes and writes the frames it hands out.
 
 import type { Buffer } from 'node:buffer';
@@ -14,7 +16,8 @@ import { ProtocolError } from './protocol-error.js';
 
 /** What the session reports to its driver. */
 export interface SessionHandler {
-  onMessageStart(opcode: DataOpcode): void;
+  /** `compressed`: RSV1 was set (permessage-deflate); the payload is to be inflated. */
+  onMessageStart(opcode: DataOpcode, compressed: boolean): void;
   /** A section of the current message: a view of the received chunk, unmasked in place. */
   onMessageData(section: Buffer): void;
   onMessageEnd(): void;
@@ -33,13 +36,19 @@ export interface SessionHandler {
 /**
  * Hands a frame to the driver to write, in order. The driver's return value is passed back to the caller
  * of the method that produced the frame (a write path uses it to learn when the payload was taken).
+ * `rsv1` marks the first frame of a compressed message.
  */
-export type FrameOutput<Taken> = (opcode: Opcode, fin: boolean, payload: Buffer) => Taken;
+export type FrameOutput<Taken> = (opcode: Opcode, fin: boolean, payload: Buffer, rsv1: boolean) => Taken;
 
 export interface SessionOptions {
   role: 'client' | 'server';
-  /** Largest message accepted, in bytes (1009 beyond it). Default: unlimited. */
+  /**
+   * Largest message accepted, in bytes (1009 beyond it). Default: unlimited. Compressed messages are
+   * counted by the driver, as they inflate.
+   */
   maxMessageSize?: number;
+  /** permessage-deflate was negotiated: RSV1 marks compressed messages both ways. */
+  perMessageDeflate?: boolean;
 }
 
 /** A data frame cannot be sent in this state (a close frame was sent, or no message is open). */
@@ -54,6 +63,7 @@ export class WebSocketSession<Taken = void> implements FrameParserHandler {
   private received: CloseFrame | undefined;
   private violation: ProtocolError | undefined;
   private outgoing: FragmentSequence | undefined;
+  private readonly compression: boolean;
   private peerEnded = false;
   /** fail() was called: by a violation of the peer, or by the driver for a limit of its own. */
   private failed = false;
@@ -64,8 +74,10 @@ export class WebSocketSession<Taken = void> implements FrameParserHandler {
     private readonly output: FrameOutput<Taken>,
   ) {
     this.role = options.role;
+    this.compression = options.perMessageDeflate ?? false;
     this.parser = new FrameParser(this, {
       role: options.role,
+      allowRsv1: this.compression,
       ...(options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize }),
     });
   }
@@ -130,8 +142,26 @@ export class WebSocketSession<Taken = void> implements FrameParserHandler {
     this.peerEnded = true;
   }
 
-  onMessageStart(opcode: DataOpcode): void {
-    this.handler.onMessageStart(opcode);
+  /**
+   * Called from a handler: nothing more of the input is read (no later frame, control frames included)
+   * until resumeInput(); what arrives meanwhile waits in order. The driver inflating a section uses it.
+   */
+  pauseInput(): void {
+    this.parser.suspend();
+  }
+
+  /** Reads on where pauseInput() stopped. A violation found there fails the connection as usual. */
+  resumeInput(): void {
+    try {
+      this.parser.resume();
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.failWith(error);
+    }
+  }
+
+  onMessageStart(opcode: DataOpcode, compressed: boolean): void {
+    this.handler.onMessageStart(opcode, compressed);
   }
 
   onMessageData(section: Buffer): void {
@@ -144,7 +174,7 @@ export class WebSocketSession<Taken = void> implements FrameParserHandler {
 
   onPing(payload: Buffer): void {
     // §5.5.2: answered with the same payload, unless our close frame has gone out.
-    if (this.sent === undefined) this.output(Opcode.Pong, true, payload);
+    if (this.sent === undefined) this.output(Opcode.Pong, true, payload, false);
   }
 
   onPong(): void {
@@ -160,24 +190,30 @@ export class WebSocketSession<Taken = void> implements FrameParserHandler {
 
   /**
    * Sends a frame of a data message: the first frame of a message carries `opcode`, the next ones are
-   * continuations, `fin` ends the message. Throws SessionStateError after our close frame.
+   * continuations, `fin` ends the message. `compressed` (read at the first frame, permessage-deflate
+   * only) sets RSV1 on that frame: the payload of every frame of the message is then compressed data.
+   * Throws SessionStateError after our close frame, or for compression that was not negotiated.
    */
-  send(opcode: DataOpcode, fin: boolean, payload: Buffer): Taken {
+  send(opcode: DataOpcode, fin: boolean, payload: Buffer, compressed = false): Taken {
     if (this.sent !== undefined)
       throw new SessionStateError('a close frame was sent: no more data may follow');
+    const first = this.outgoing === undefined;
+    if (first && compressed && !this.compression) {
+      throw new SessionStateError('permessage-deflate was not negotiated: a message cannot be compressed');
+    }
     const sequence = (this.outgoing ??= new FragmentSequence(opcode));
     const wireOpcode = sequence.next(fin);
     if (fin) this.outgoing = undefined;
-    return this.output(wireOpcode, fin, payload);
+    return this.output(wireOpcode, fin, payload, first && compressed);
   }
 
   ping(payload: Buffer): void {
-    if (this.sent === undefined) this.output(Opcode.Ping, true, payload);
+    if (this.sent === undefined) this.output(Opcode.Ping, true, payload, false);
   }
 
   /** An unsolicited pong: a one-way heartbeat (§5.5.3). */
   pong(payload: Buffer): void {
-    if (this.sent === undefined) this.output(Opcode.Pong, true, payload);
+    if (this.sent === undefined) this.output(Opcode.Pong, true, payload, false);
   }
 
   /**
@@ -188,7 +224,7 @@ export class WebSocketSession<Taken = void> implements FrameParserHandler {
     if (this.sent !== undefined) return;
     this.sent = { code: code ?? CloseCode.NoStatusReceived, reason: code === undefined ? '' : reason };
     this.outgoing = undefined;
-    this.output(Opcode.Close, true, encodeClosePayload(code, this.sent.reason));
+    this.output(Opcode.Close, true, encodeClosePayload(code, this.sent.reason), false);
   }
 
   /** Echoes the peer's close code (§5.5.1); a close frame without a code is answered without one. */

@@ -1,5 +1,6 @@
 // The server's half of the opening handshake on a raw upgraded socket: check the request, answer 101
-// with the chosen subprotocol, or answer an HTTP error and close — never leave a client hanging.
+// with the chosen subprotocol and extensions, or answer an HTTP error and close — never leave a client
+// hanging.
 
 import type { Buffer } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
@@ -8,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { UpgradedSocket } from '../connection/upgraded-socket.js';
 import { buildErrorResponse, type UpgradeRefusal } from '../protocol/error-response.js';
 import { buildServerResponse, selectSubprotocol, validateClientRequest } from '../protocol/handshake.js';
+import { answerDeflateOffers, type PerMessageDeflateOptions } from '../protocol/permessage-deflate.js';
 
 /**
  * Answers an HTTP error on a raw socket and closes it once the answer is written; a socket that cannot
@@ -30,14 +32,15 @@ export function refuseUpgrade(socket: Duplex, refusal: UpgradeRefusal): void {
 }
 
 /**
- * Validates the upgrade request and answers it. Returns the open socket, or undefined after answering
- * 400, 405 or 426.
+ * Validates the upgrade request and answers it, accepting permessage-deflate when `perMessageDeflate` is
+ * given and the client offers it. Returns the open socket, or undefined after answering 400, 405 or 426.
  */
 export function acceptUpgrade(
   request: IncomingMessage,
   socket: Duplex,
   head: Buffer,
   supportedProtocols: readonly string[],
+  perMessageDeflate?: PerMessageDeflateOptions,
 ): UpgradedSocket | undefined {
   const check = validateClientRequest(request);
   if (!check.ok) {
@@ -45,6 +48,10 @@ export function acceptUpgrade(
     return undefined;
   }
   const protocol = selectSubprotocol(check.protocols, supportedProtocols);
-  socket.write(buildServerResponse(check.key, protocol));
-  return { socket, head, protocol };
+  const { extensions, deflate } =
+    perMessageDeflate === undefined
+      ? { extensions: '', deflate: undefined }
+      : answerDeflateOffers(request.headers['sec-websocket-extensions'], perMessageDeflate);
+  socket.write(buildServerResponse(check.key, protocol, extensions));
+  return { socket, head, protocol, extensions, deflate };
 }

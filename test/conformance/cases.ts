@@ -1,7 +1,7 @@
 // The conformance cases: RFC 6455 behaviour in the categories of the Autobahn|Testsuite (1 framing,
 // 2 ping/pong, 3 reserved bits, 4 reserved opcodes, 5 fragmentation, 6 UTF-8, 7 close handling,
-// 9 limits/performance, 10 misc), written from the RFC and the published Autobahn case descriptions.
-// Categories 12 and 13 (permessage-deflate) are left out: the library does not negotiate compression.
+// 9 limits/performance, 10 misc), written from the RFC and the published Autobahn case descriptions;
+// categories 12 and 13 (permessage-deflate, RFC 7692) are in compression-cases.ts.
 //
 // A case is data: the frames the scripted peer sends (and how they are cut into TCP writes, with what
 // pauses) and what RFC 6455 expects back. The same table drives both sides: against our server the peer
@@ -11,6 +11,8 @@
 // are marked `origin: 'extra'`.
 
 import { Buffer } from 'node:buffer';
+
+import { compressionCases, type Corpus, type DeflateNegotiation } from './compression-cases.js';
 
 export type Side = 'server' | 'client';
 export type Variant = 'message' | 'stream';
@@ -64,7 +66,19 @@ export type Step =
   | { kind: 'send'; frames: FrameSpec[]; split?: Split; pauseMs?: number }
   | { kind: 'pause'; ms: number }
   /** Sends `count` messages one at a time, each after the echo of the one before (9.7, 9.8). */
-  | { kind: 'roundTrips'; count: number; opcode: typeof Op.Text | typeof Op.Binary; size: number };
+  | { kind: 'roundTrips'; count: number; opcode: typeof Op.Text | typeof Op.Binary; size: number }
+  /**
+   * The same with compressed messages (12.x, 13.x): message i is compressedPayload(corpus, size, i),
+   * deflated as negotiated and cut into frames of `fragmentSize` compressed octets (0: one frame).
+   */
+  | {
+      kind: 'compressedRoundTrips';
+      count: number;
+      opcode: typeof Op.Text | typeof Op.Binary;
+      size: number;
+      corpus: Corpus;
+      fragmentSize: number;
+    };
 
 /** Something the testee sends back before its close frame. */
 export type Reply =
@@ -107,6 +121,8 @@ export interface ConformanceCase {
   variants?: Variant[];
   /** Bound for the whole case in ms, beyond the default. */
   timeoutMs?: number;
+  /** permessage-deflate is negotiated (categories 12 and 13): what the peer offers, or answers. */
+  deflate?: DeflateNegotiation;
 }
 
 export const CATEGORY_NAMES: Record<string, string> = {
@@ -119,6 +135,8 @@ export const CATEGORY_NAMES: Record<string, string> = {
   '7': 'Close Handling',
   '9': 'Limits/Performance',
   '10': 'Misc',
+  '12': 'Compression (payloads)',
+  '13': 'Compression (parameters)',
 };
 
 /** The pause that separates the write holding an invalid byte from the next one (fail-fast cases). */
@@ -1345,7 +1363,10 @@ function miscCases(): ConformanceCase[] {
   ];
 }
 
-/** Every case, in Autobahn's order. `quick` shrinks the 9.x sizes and caps the generated splits. */
+/**
+ * Every case, in Autobahn's order. `quick` shrinks the 9.x sizes, caps the generated splits, and sends 5
+ * messages instead of 1000 in each 12.x and 13.x case.
+ */
 export function buildCases(profile: Profile = 'full'): ConformanceCase[] {
   return [
     ...framingCases(),
@@ -1357,5 +1378,6 @@ export function buildCases(profile: Profile = 'full'): ConformanceCase[] {
     ...closeCases(),
     ...limitCases(profile),
     ...miscCases(),
+    ...compressionCases(profile),
   ];
 }

@@ -1,8 +1,9 @@
-// The RFC 6455 conformance suite (Autobahn categories 1–7, 9, 10) as node:test tests, so that CI enforces
-// it: every case against our server and our client, in the message and stream variants, must be OK
-// (or INFORMATIONAL). A NON-STRICT or FAILED case fails its test with the judgement's detail.
-// Runs the 'quick' profile (smaller 9.x sizes, fragment splits capped at 16 positions): all runs are
-// scheduled at once in small concurrent batches, and each test waits for its own results.
+// The RFC 6455 and RFC 7692 conformance suite (Autobahn categories 1–7, 9, 10, and 12 and 13 for
+// permessage-deflate) as node:test tests, so that CI enforces it: every case against our server and our
+// client, in the message and stream variants, must be OK (or INFORMATIONAL). A NON-STRICT or FAILED case
+// fails its test with the judgement's detail. Runs the 'quick' profile (smaller 9.x sizes, fragment
+// splits capped at 16 positions, 5 messages per 12.x and 13.x case): all runs are scheduled at once in
+// small concurrent batches, and each test waits for its own results.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

@@ -6,6 +6,7 @@
 import { Buffer } from 'node:buffer';
 
 import { type ConformanceCase, Op, type Reply, type Side, type Variant } from './cases.js';
+import { compressedPayload } from './compression-cases.js';
 import type { PeerEvent } from './raw-peer.js';
 
 export type Verdict = 'OK' | 'NON-STRICT' | 'FAILED' | 'INFORMATIONAL';
@@ -56,6 +57,12 @@ export function streamAllowedBytes(kase: ConformanceCase): Buffer {
   for (const step of kase.steps) {
     if (step.kind === 'roundTrips') {
       for (let index = 0; index < step.count; index++) parts.push(roundTripPayload(step.opcode, step.size));
+      continue;
+    }
+    if (step.kind === 'compressedRoundTrips') {
+      for (let index = 0; index < step.count; index++) {
+        parts.push(compressedPayload(step.corpus, step.size, index));
+      }
       continue;
     }
     if (step.kind !== 'send') continue;

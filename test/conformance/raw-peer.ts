@@ -2,12 +2,15 @@
 // masked client that does the HTTP upgrade itself (against our server), and a TCP server that answers
 // the upgrade itself (against our client). It sends exact bytes (frames built here, independently of the
 // library) and decodes strictly what the testee sends back, recording every frame, the close frame, the
-// TCP FIN, and how many of its own writes were done when each thing arrived.
+// TCP FIN, and how many of its own writes were done when each thing arrived. With permessage-deflate
+// negotiated (categories 12 and 13) it compresses what it sends and inflates what it receives with
+// node:zlib directly, context takeover included.
 
 import { Buffer, isUtf8 } from 'node:buffer';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
+import zlib from 'node:zlib';
 
 import type { FrameSpec, Split } from './cases.js';
 
@@ -139,7 +142,7 @@ function isSendableCloseCode(code: number): boolean {
 }
 
 interface FrameSink {
-  frame(fin: boolean, opcode: number, payload: Buffer): void;
+  frame(fin: boolean, opcode: number, payload: Buffer, rsv1: boolean): void;
   violation(message: string): void;
 }
 
@@ -153,6 +156,8 @@ class FrameDecoder {
     /** True when the testee is a client: its frames must be masked (§5.1). */
     private readonly expectMasked: boolean,
     private readonly sink: FrameSink,
+    /** permessage-deflate was negotiated: RSV1 may be set (RawPeer checks where). */
+    private readonly allowRsv1: boolean,
   ) {}
 
   push(chunk: Buffer): void {
@@ -197,8 +202,9 @@ class FrameDecoder {
       if (this.buffered < headerLength + length) return;
       const frame = this.take(headerLength + length);
       const opcode = byte0 & 0x0f;
-      if ((byte0 & 0x70) !== 0) {
-        this.fail(`reserved bits set (0x${(byte0 & 0x70).toString(16)})`);
+      const reserved = byte0 & (this.allowRsv1 ? 0x30 : 0x70);
+      if (reserved !== 0) {
+        this.fail(`reserved bits set (0x${reserved.toString(16)})`);
         return;
       }
       if (masked !== this.expectMasked) {
@@ -207,7 +213,7 @@ class FrameDecoder {
       }
       let payload = frame.subarray(headerLength);
       if (masked) payload = mask(payload, frame.subarray(headerLength - 4, headerLength));
-      this.sink.frame((byte0 & 0x80) !== 0, opcode, payload);
+      this.sink.frame((byte0 & 0x80) !== 0, opcode, payload, (byte0 & 0x40) !== 0);
     }
   }
 
@@ -257,6 +263,103 @@ class FrameDecoder {
   }
 }
 
+// ---- permessage-deflate -------------------------------------------------------------------------------------
+
+/** RFC 7692 §7.2.1: the end of a sync flush, stripped by the sender and appended by the receiver. */
+const SYNC_MARKER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+/** Enough of the past for any window (2^15 bytes). */
+const HISTORY = 1 << 15;
+
+/** One direction's compression: its window, and whether its context is reset after each message. */
+interface DeflateSide {
+  windowBits: number;
+  noContextTakeover: boolean;
+}
+
+/**
+ * The agreement in a server's Sec-WebSocket-Extensions answer, read independently of the library: the
+ * peer's side and the testee's. A window or context parameter the answer leaves out takes the value the
+ * client offered in its first offer (a promise of its own), else 15 and context takeover.
+ */
+export function readAgreement(
+  answer: string,
+  offer: string,
+  peerRole: PeerRole,
+): { peer: DeflateSide; testee: DeflateSide } | undefined {
+  const params = (header: string): Map<string, string | undefined> => {
+    const [element = ''] = header.split(',');
+    const [name, ...rest] = element.split(';').map((part) => part.trim());
+    const map = new Map<string, string | undefined>();
+    if (name !== 'permessage-deflate') return map;
+    map.set('', undefined);
+    for (const param of rest) {
+      const [key = '', value] = param.split('=').map((part) => part.trim());
+      map.set(key, value);
+    }
+    return map;
+  };
+  const agreed = params(answer);
+  if (!agreed.has('')) return undefined;
+  const offered = params(offer);
+  const side = (who: 'server' | 'client'): DeflateSide => ({
+    windowBits: Number(
+      agreed.get(`${who}_max_window_bits`) ??
+        (who === 'client' ? offered.get('client_max_window_bits') : undefined) ??
+        15,
+    ),
+    noContextTakeover:
+      agreed.has(`${who}_no_context_takeover`) ||
+      (who === 'client' && offered.has('client_no_context_takeover')),
+  });
+  const server = side('server');
+  const client = side('client');
+  return peerRole === 'client' ? { peer: client, testee: server } : { peer: server, testee: client };
+}
+
+/**
+ * The peer's compressor and decompressor. Context takeover is done with zlib's dictionary: the last
+ * 32 KiB of what went through each way, which is what a compressor's window holds.
+ */
+export class PeerCompression {
+  private sent: Buffer = Buffer.alloc(0);
+  private received: Buffer = Buffer.alloc(0);
+
+  constructor(
+    private readonly own: DeflateSide,
+    private readonly testee: DeflateSide,
+  ) {}
+
+  /** A message's compressed payload (marker stripped). */
+  compress(message: Buffer): Buffer {
+    const history = this.own.noContextTakeover ? undefined : this.sent;
+    const output = zlib.deflateRawSync(message, {
+      windowBits: this.own.windowBits,
+      finishFlush: zlib.constants.Z_SYNC_FLUSH,
+      ...(history !== undefined && history.length > 0 ? { dictionary: history } : {}),
+    });
+    this.sent = recent(this.sent, message);
+    const body = output.subarray(0, output.length - 4);
+    return body.length === 0 ? Buffer.of(0) : body;
+  }
+
+  /** A compressed message of the testee, inflated; throws on invalid data. */
+  inflate(payload: Buffer): Buffer {
+    const history = this.testee.noContextTakeover ? undefined : this.received;
+    const output = zlib.inflateRawSync(Buffer.concat([payload, SYNC_MARKER]), {
+      windowBits: this.testee.windowBits,
+      finishFlush: zlib.constants.Z_SYNC_FLUSH,
+      ...(history !== undefined && history.length > 0 ? { dictionary: history } : {}),
+    });
+    this.received = recent(this.received, output);
+    return output;
+  }
+}
+
+function recent(history: Buffer, more: Buffer): Buffer {
+  const joined = history.length === 0 ? more : Buffer.concat([history, more]);
+  return Buffer.from(joined.subarray(Math.max(0, joined.length - HISTORY)));
+}
+
 // ---- the peer ---------------------------------------------------------------------------------------------
 
 /** The payload of the peer's barrier ping: no case sends it. */
@@ -294,23 +397,29 @@ export class RawPeer {
   private readonly started = performance.now();
   private readonly decoder: FrameDecoder;
   private waiters: Waiter[] = [];
-  private message: { opcode: 1 | 2; parts: Buffer[]; frames: number } | undefined;
+  private message: { opcode: 1 | 2; parts: Buffer[]; frames: number; compressed: boolean } | undefined;
   private closeEvent: Extract<PeerEvent, { kind: 'close' }> | undefined;
 
   constructor(
     readonly socket: net.Socket,
     readonly role: PeerRole,
     leftover: Buffer,
+    /** permessage-deflate, when the handshake agreed on it. */
+    readonly compression?: PeerCompression,
   ) {
-    this.decoder = new FrameDecoder(role === 'server', {
-      frame: (fin, opcode, payload) => {
-        this.onFrame(fin, opcode, payload);
+    this.decoder = new FrameDecoder(
+      role === 'server',
+      {
+        frame: (fin, opcode, payload, rsv1) => {
+          this.onFrame(fin, opcode, payload, rsv1);
+        },
+        violation: (message) => {
+          this.violations.push(message);
+          this.notify();
+        },
       },
-      violation: (message) => {
-        this.violations.push(message);
-        this.notify();
-      },
-    });
+      compression !== undefined,
+    );
     socket.on('data', (chunk: Buffer) => {
       this.decoder.push(chunk);
     });
@@ -377,6 +486,27 @@ export class RawPeer {
     );
   }
 
+  /**
+   * One message compressed as negotiated, RSV1 on its first frame, cut into frames of `fragmentSize`
+   * compressed octets (0: one frame), as this peer sends it.
+   */
+  compressedMessage(opcode: number, message: Buffer, fragmentSize: number): Buffer {
+    if (this.compression === undefined) throw new Error('permessage-deflate was not negotiated');
+    const payload = this.compression.compress(message);
+    const step = fragmentSize === 0 ? payload.length : fragmentSize;
+    const frames: FrameSpec[] = [];
+    for (let offset = 0; offset === 0 || offset < payload.length; offset += step) {
+      const end = Math.min(offset + step, payload.length);
+      frames.push({
+        opcode: offset === 0 ? opcode : 0x0,
+        rsv: offset === 0 ? 4 : 0,
+        fin: end === payload.length,
+        payload: payload.subarray(offset, end),
+      });
+    }
+    return encodeFrames(frames, this.role).bytes;
+  }
+
   /** Sends a close frame (once). */
   sendClose(code: number | null): void {
     if (this.closeSent || this.socket.destroyed || this.socket.writableEnded) return;
@@ -439,13 +569,16 @@ export class RawPeer {
     }
   }
 
-  private onFrame(fin: boolean, opcode: number, payload: Buffer): void {
+  private onFrame(fin: boolean, opcode: number, payload: Buffer, rsv1: boolean): void {
     const at = this.now();
     const writesDone = this.writesDone;
     if (this.closeEvent !== undefined) {
       this.violations.push(`a frame (opcode ${opcode}) after the close frame`);
       this.notify();
       return;
+    }
+    if (rsv1 && opcode !== 0x1 && opcode !== 0x2) {
+      this.violations.push(`RSV1 on a frame that does not start a data message (opcode ${opcode})`);
     }
     if (opcode >= 0x8) {
       if (!fin) this.violations.push(`a fragmented control frame (opcode ${opcode})`);
@@ -463,13 +596,21 @@ export class RawPeer {
           this.violations.push('a new data frame inside a fragmented message');
           break;
         }
-        this.message ??= { opcode: opcode as 1 | 2, parts: [], frames: 0 };
+        this.message ??= { opcode: opcode as 1 | 2, parts: [], frames: 0, compressed: rsv1 };
         this.message.parts.push(Buffer.from(payload));
         this.message.frames++;
         if (fin) {
-          const { opcode: messageOpcode, parts, frames } = this.message;
+          const { opcode: messageOpcode, parts, frames, compressed } = this.message;
           this.message = undefined;
-          const whole = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+          let whole = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+          if (compressed) {
+            try {
+              whole = this.compression!.inflate(whole);
+            } catch (error) {
+              this.violations.push(`a compressed message that does not inflate: ${String(error)}`);
+              break;
+            }
+          }
           if (messageOpcode === 1 && !isUtf8(whole))
             this.violations.push('a text message that is not valid UTF-8');
           this.events.push({
@@ -566,15 +707,25 @@ function acceptFor(key: string): string {
     .digest('base64');
 }
 
-/** Connects to our server as a raw client, performs the upgrade by hand, returns the peer. */
-export async function connectRawClient(port: number, path: string, timeoutMs: number): Promise<RawPeer> {
+/**
+ * Connects to our server as a raw client, performs the upgrade by hand (offering `extensions`, if any),
+ * returns the peer.
+ */
+export async function connectRawClient(
+  port: number,
+  path: string,
+  timeoutMs: number,
+  extensions?: string,
+): Promise<RawPeer> {
   const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true, noDelay: true });
   socket.on('error', () => undefined);
   await once(socket, 'connect');
   const key = randomBytes(16).toString('base64');
   socket.write(
     `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+      (extensions === undefined ? '' : `Sec-WebSocket-Extensions: ${extensions}\r\n`) +
+      '\r\n',
   );
   try {
     const { head, rest } = await readHead(socket, timeoutMs);
@@ -583,7 +734,16 @@ export async function connectRawClient(port: number, path: string, timeoutMs: nu
     if (header(head, 'sec-websocket-accept') !== acceptFor(key))
       throw new Error('wrong Sec-WebSocket-Accept');
     if (header(head, 'upgrade')?.toLowerCase() !== 'websocket') throw new Error('no Upgrade: websocket');
-    const peer = new RawPeer(socket, 'client', rest);
+    const agreement = readAgreement(
+      header(head, 'sec-websocket-extensions') ?? '',
+      extensions ?? '',
+      'client',
+    );
+    if (extensions !== undefined && agreement === undefined)
+      throw new Error('permessage-deflate was declined');
+    const compression =
+      agreement === undefined ? undefined : new PeerCompression(agreement.peer, agreement.testee);
+    const peer = new RawPeer(socket, 'client', rest, compression);
     socket.resume();
     return peer;
   } catch (error) {
@@ -596,7 +756,7 @@ export async function connectRawClient(port: number, path: string, timeoutMs: nu
 export class RawServerHub {
   private readonly pending = new Map<
     string,
-    { resolve: (peer: RawPeer) => void; reject: (error: Error) => void }
+    { resolve: (peer: RawPeer) => void; reject: (error: Error) => void; extensions: string | undefined }
   >();
   private readonly sockets = new Set<net.Socket>();
 
@@ -616,14 +776,18 @@ export class RawServerHub {
     return hub;
   }
 
-  /** The connection the testee will make to `path`, once its upgrade is answered. */
-  expect(path: string, timeoutMs: number): Promise<RawPeer> {
+  /**
+   * The connection the testee will make to `path`, once its upgrade is answered (with `extensions`, if
+   * given and the testee offered permessage-deflate).
+   */
+  expect(path: string, timeoutMs: number, extensions?: string): Promise<RawPeer> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(path);
         reject(new Error(`the client did not connect within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(path, {
+        extensions,
         resolve: (peer) => {
           clearTimeout(timer);
           resolve(peer);
@@ -666,11 +830,21 @@ export class RawServerHub {
           waiting?.reject(new Error(`bad opening handshake: ${problems.join(', ')}`));
           return;
         }
+        const offer = header(head, 'sec-websocket-extensions') ?? '';
+        const answer =
+          waiting.extensions !== undefined && offer.includes('permessage-deflate')
+            ? waiting.extensions
+            : undefined;
         socket.write(
           `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-            `Sec-WebSocket-Accept: ${acceptFor(key)}\r\n\r\n`,
+            `Sec-WebSocket-Accept: ${acceptFor(key)}\r\n` +
+            (answer === undefined ? '' : `Sec-WebSocket-Extensions: ${answer}\r\n`) +
+            '\r\n',
         );
-        const peer = new RawPeer(socket, 'server', rest);
+        const agreement = answer === undefined ? undefined : readAgreement(answer, offer, 'server');
+        const compression =
+          agreement === undefined ? undefined : new PeerCompression(agreement.peer, agreement.testee);
+        const peer = new RawPeer(socket, 'server', rest, compression);
         socket.resume();
         waiting.resolve(peer);
       },

@@ -13,6 +13,7 @@ import {
   type Side,
   type Variant,
 } from './cases.js';
+import { compressedPayload } from './compression-cases.js';
 import { judge, roundTripPayload, type Observation, type Verdict } from './judge.js';
 import { connectRawClient, encodeFrames, type RawPeer, RawServerHub, splitWrites } from './raw-peer.js';
 import { ourTestee, type Testee, type TesteeConnection, type TesteeServerHandle } from './testee.js';
@@ -173,7 +174,7 @@ export class Harness {
       const server = this.servers.get(run.variant)!;
       const arriving = server.connection(path);
       try {
-        peer = await connectRawClient(server.port, path, connectMs);
+        peer = await connectRawClient(server.port, path, connectMs, run.kase.deflate?.offer);
       } catch (error) {
         server.forget(path);
         throw error;
@@ -181,7 +182,7 @@ export class Harness {
       state.peer = peer;
       testee = await withTimeout(arriving, connectMs, 'the server did not hand out the connection');
     } else {
-      const arriving = this.hub.expect(path, connectMs);
+      const arriving = this.hub.expect(path, connectMs, run.kase.deflate?.answer);
       const connecting = this.testee.connectClient(run.variant, `ws://127.0.0.1:${this.hub.port}${path}`);
       // A rejected connect is reported through `arriving` timing out; keep it from going unhandled.
       connecting.catch(() => undefined);
@@ -215,14 +216,25 @@ export class Harness {
         }
         if (step.frames.some((frame) => frame.opcode === Op.Close)) peer.closeSent = true;
       } else {
-        const payload = roundTripPayload(step.opcode, step.size);
+        // Round trips: each message after the echo of the one before, compressed or not.
+        let expectedBytes = 0;
         for (let index = 1; index <= step.count; index++) {
           if (peer.isTesteeGone()) return;
-          await peer.write(encodeFrames([{ opcode: step.opcode, payload }], peer.role).bytes);
+          let bytes: Buffer;
+          if (step.kind === 'roundTrips') {
+            const payload = roundTripPayload(step.opcode, step.size);
+            bytes = encodeFrames([{ opcode: step.opcode, payload }], peer.role).bytes;
+            expectedBytes += payload.length;
+          } else {
+            const payload = compressedPayload(step.corpus, step.size, index - 1);
+            bytes = peer.compressedMessage(step.opcode, payload, step.fragmentSize);
+            expectedBytes += payload.length;
+          }
+          await peer.write(bytes);
           const echoed = (): boolean =>
             run.variant === 'message'
               ? peer.events.filter((event) => event.kind === 'message').length >= index
-              : echoedBytes(peer) >= index * step.size;
+              : echoedBytes(peer) >= expectedBytes;
           if (!(await peer.waitFor(() => peer.isTesteeGone() || echoed(), remaining()))) return;
         }
       }

@@ -2,6 +2,8 @@
 // WebSocketListener whose sockets send every message back with the same type) and an echo client
 // (MessageWebSocket / StreamWebSocket that echo what they receive), in the message and stream variants.
 // A stream socket has no message boundaries: it echoes its inputStream to its outputStream chunk by chunk.
+// Both accept permessage-deflate (with the defaults), as Autobahn's categories 12 and 13 require; a
+// peer that does not offer or accept it gets none.
 
 import type { Buffer } from 'node:buffer';
 
@@ -150,7 +152,8 @@ export class TesteeServer implements TesteeServerHandle {
   ) {}
 
   static async start(variant: Variant): Promise<TesteeServer> {
-    const options = { closeTimeout: TESTEE_CLOSE_TIMEOUT_MS };
+    // No keep-alive pings: a testee sends nothing but its echoes (a long 12.x case could see one).
+    const options = { closeTimeout: TESTEE_CLOSE_TIMEOUT_MS, perMessageDeflate: true, keepAliveInterval: 0 };
     if (variant === 'message') {
       const listener = new WebSocketListener({ mode: 'message', ...options });
       await listener.bindServiceNameAsync(0, '127.0.0.1');
@@ -210,6 +213,7 @@ export async function connectTesteeClient(variant: Variant, url: string): Promis
   if (variant === 'message') {
     const socket = new MessageWebSocket();
     socket.control.closeTimeout = TESTEE_CLOSE_TIMEOUT_MS;
+    socket.control.perMessageDeflate = true;
     const closed = closedPromise(socket);
     await socket.connectAsync(url);
     echoMessages(socket, errors);
@@ -223,6 +227,7 @@ export async function connectTesteeClient(variant: Variant, url: string): Promis
   }
   const socket = new StreamWebSocket();
   socket.control.closeTimeout = TESTEE_CLOSE_TIMEOUT_MS;
+  socket.control.perMessageDeflate = true;
   const closed = closedPromise(socket);
   await socket.connectAsync(url);
   echoStream(socket, errors);

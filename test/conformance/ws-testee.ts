@@ -26,7 +26,7 @@ export const wsTestee: Testee = {
   reportsCloseCode: false,
   async startServer() {
     const registry = new PathRegistry();
-    const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: true });
     await once(server, 'listening');
     server.on('connection', (socket, request) => {
       const closed = new Promise<{ code: number; reason: string }>((resolve) => {
@@ -56,7 +56,7 @@ export const wsTestee: Testee = {
     };
   },
   async connectClient(_variant, url): Promise<TesteeConnection> {
-    const socket = new WebSocket(url, { perMessageDeflate: false });
+    const socket = new WebSocket(url, { perMessageDeflate: true });
     const closed = new Promise<{ code: number; reason: string }>((resolve) => {
       echo(socket, resolve);
     });

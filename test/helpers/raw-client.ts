@@ -9,11 +9,13 @@ import net from 'node:net';
 /** RFC 6455 §1.3's sample key; any valid key will do. */
 export const SAMPLE_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 
-/** A valid opening handshake request for `path`. */
-export function upgradeRequest(path = '/', host = '127.0.0.1'): string {
+/** A valid opening handshake request for `path`, offering `extensions` when given. */
+export function upgradeRequest(path = '/', host = '127.0.0.1', extensions?: string): string {
   return (
     `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-    `Sec-WebSocket-Key: ${SAMPLE_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`
+    `Sec-WebSocket-Key: ${SAMPLE_KEY}\r\nSec-WebSocket-Version: 13\r\n` +
+    (extensions === undefined ? '' : `Sec-WebSocket-Extensions: ${extensions}\r\n`) +
+    '\r\n'
   );
 }
 
@@ -156,12 +158,21 @@ export class RawClient {
     });
   }
 
-  /** Connects, sends the upgrade request (plus `extra` in the same write) and waits for the 101. */
-  static async open(port: number, path = '/', extra?: Buffer, timeoutMs = 3000): Promise<RawClient> {
+  /**
+   * Connects, sends the upgrade request (offering `extensions`, plus `extra` in the same write) and waits
+   * for the 101.
+   */
+  static async open(
+    port: number,
+    path = '/',
+    extra?: Buffer,
+    timeoutMs = 3000,
+    extensions?: string,
+  ): Promise<RawClient> {
     const socket = net.connect({ port, host: '127.0.0.1' });
     const client = new RawClient(socket);
     await once(socket, 'connect');
-    const request = Buffer.from(upgradeRequest(path), 'latin1');
+    const request = Buffer.from(upgradeRequest(path, '127.0.0.1', extensions), 'latin1');
     socket.write(extra === undefined ? request : Buffer.concat([request, extra]));
     await client.until(() => client.upgraded, timeoutMs, 'the 101 response');
     assert.match(client.responseHead, /^HTTP\/1\.1 101 /, 'the handshake is answered with 101');
@@ -206,6 +217,22 @@ export class RawClient {
 
   destroy(): void {
     this.socket.destroy();
+  }
+
+  /**
+   * From now on, answers the server's close frame with its code and ends TCP, as a polite client does
+   * (a listener closing after a test then need not wait out its close timeout).
+   */
+  answerClose(): this {
+    let answered = false;
+    this.socket.on('data', () => {
+      const close = this.frames.find((frame) => frame.opcode === 0x8);
+      if (close === undefined || answered) return;
+      answered = true;
+      this.send(clientFrame({ opcode: 0x8, payload: close.payload.subarray(0, 2) }));
+      this.socket.end();
+    });
+    return this;
   }
 
   private notify(): void {

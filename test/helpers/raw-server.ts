@@ -10,12 +10,16 @@ import net from 'node:net';
 /** One frame as it crossed the wire. */
 export interface Frame {
   fin: boolean;
+  /** RSV1..3 as the three bits 0b100, 0b010, 0b001. */
+  rsv: number;
   opcode: number;
   payload: Buffer;
 }
 
 export interface RawConnection {
   readonly socket: net.Socket;
+  /** The client's upgrade request head (request line and headers). */
+  readonly requestHead: string;
   /** The client's frames decoded so far, unmasked. */
   readonly frames: readonly Frame[];
   /** Every frame the client sent, once the TCP connection is closed. */
@@ -35,6 +39,8 @@ export interface RawServerOptions {
   withHandshake?: Buffer;
   /** Answer the client's close frame with one echoing its code, then end TCP (default true). */
   echoClose?: boolean;
+  /** A Sec-WebSocket-Extensions value for the 101 (none by default). */
+  extensions?: string;
 }
 
 /** Something with node:test's `after` (a TestContext). */
@@ -66,8 +72,12 @@ export async function rawWebSocketServer(
       sockets.delete(socket);
       closedResolve(frames);
     });
+    let requestHead = '';
     const raw: RawConnection = {
       socket,
+      get requestHead() {
+        return requestHead;
+      },
       frames,
       closed,
       send: (bytes) => {
@@ -81,14 +91,17 @@ export async function rawWebSocketServer(
         const end = pending.indexOf('\r\n\r\n');
         if (end < 0) return;
         const head = pending.subarray(0, end).toString('latin1');
+        requestHead = head;
         pending = pending.subarray(end + 4);
         upgraded = true;
         const key = /sec-websocket-key: *(.+)/i.exec(head)?.[1]?.trim() ?? '';
         const accept = createHash('sha1')
           .update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
           .digest('base64');
+        const extensions =
+          options.extensions === undefined ? '' : `Sec-WebSocket-Extensions: ${options.extensions}\r\n`;
         const response = Buffer.from(
-          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${extensions}\r\n`,
           'latin1',
         );
         socket.write(
@@ -144,14 +157,14 @@ function decodeClientFrame(bytes: Buffer): { frame: Frame; length: number } | un
   const payload = Buffer.from(bytes.subarray(offset + 4, offset + 4 + length));
   for (let index = 0; index < payload.length; index++) payload[index]! ^= key[index % 4]!;
   return {
-    frame: { fin: (byte0 & 0x80) !== 0, opcode: byte0 & 0x0f, payload },
+    frame: { fin: (byte0 & 0x80) !== 0, rsv: (byte0 >> 4) & 7, opcode: byte0 & 0x0f, payload },
     length: offset + 4 + length,
   };
 }
 
-/** An unmasked server frame of any size. */
-export function serverFrame(opcode: number, payload: Buffer, fin = true): Buffer {
-  const first = (fin ? 0x80 : 0) | opcode;
+/** An unmasked server frame of any size; `rsv` as the bits 0b100 (RSV1), 0b010, 0b001. */
+export function serverFrame(opcode: number, payload: Buffer, fin = true, rsv = 0): Buffer {
+  const first = (fin ? 0x80 : 0) | ((rsv & 7) << 4) | opcode;
   let header: Buffer;
   if (payload.length < 126) {
     header = Buffer.from([first, payload.length]);

@@ -2,14 +2,15 @@
 // server on 127.0.0.1 that also carries a WebSocketListener in 'message' mode (attach(server, '/ws')).
 // The page's own `new WebSocket()` exchanges non-ASCII text, every byte value, 16 MiB binary messages
 // and close codes with reasons with our ServerMessageWebSocket, in both directions. Checksums of the big
-// messages are computed in the page (crypto.subtle SHA-256) and here.
+// messages are computed in the page (crypto.subtle SHA-256) and here. A second listener, with
+// permessage-deflate (attach(server, '/deflate')), takes the compression Chromium offers by default.
 //
 // Chromium must be at /usr/bin/chromium (scripts/install-peers.sh installs it): without it this test
 // fails, it never skips. Nothing is downloaded: playwright-core only drives the installed browser.
 
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -85,19 +86,22 @@ async function hashMessage(
   return within(read(), ms, 'a big message from the browser');
 }
 
-void describe('a real browser (Chromium) against our listener in message mode', { timeout: 60_000 }, () => {
+void describe('a real browser (Chromium) against our listener in message mode', { timeout: 180_000 }, () => {
   let server: Server | undefined;
   let browser: Browser | undefined;
   let context: BrowserContext | undefined;
   let page: Page;
   let url: string;
   const listener = new WebSocketListener({ mode: 'message' });
+  const compressing = new WebSocketListener({ mode: 'message', perMessageDeflate: { threshold: 0 } });
   const arrivals: ((socket: ServerMessageWebSocket) => void)[] = [];
-  listener.on('connectionReceived', ({ socket }) => {
-    const take = arrivals.shift();
-    if (take === undefined) socket.close(4000, 'nobody expected this connection');
-    else take(socket);
-  });
+  for (const each of [listener, compressing]) {
+    each.on('connectionReceived', ({ socket }) => {
+      const take = arrivals.shift();
+      if (take === undefined) socket.close(4000, 'nobody expected this connection');
+      else take(socket);
+    });
+  }
 
   /** Calls window.peer[method](...args) in the page and returns its result. */
   async function call<T>(method: string, ...args: (string | number | number[])[]): Promise<T> {
@@ -111,10 +115,10 @@ void describe('a real browser (Chromium) against our listener in message mode', 
     return result as T;
   }
 
-  /** Opens a WebSocket from the page; resolves with its id and our side of it. */
-  async function open(): Promise<{ id: number; socket: ServerMessageWebSocket }> {
+  /** Opens a WebSocket from the page (to `path`); resolves with its id and our side of it. */
+  async function open(path = 'ws'): Promise<{ id: number; socket: ServerMessageWebSocket }> {
     const arrived = new Promise<ServerMessageWebSocket>((resolve) => arrivals.push(resolve));
-    const id = await call<number>('connect', `${url.replace(/^http/, 'ws')}ws`, STEP_TIMEOUT);
+    const id = await call<number>('connect', `${url.replace(/^http/, 'ws')}${path}`, STEP_TIMEOUT);
     return { id, socket: await within(arrived, STEP_TIMEOUT, 'our side of the connection') };
   }
 
@@ -136,6 +140,7 @@ void describe('a real browser (Chromium) against our listener in message mode', 
     });
     server = http;
     listener.attach(http, '/ws');
+    compressing.attach(http, '/deflate');
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
       http.listen(0, '127.0.0.1', resolve);
@@ -173,6 +178,7 @@ void describe('a real browser (Chromium) against our listener in message mode', 
     await context?.close().catch(() => undefined);
     await browser?.close();
     await listener.closeAsync();
+    await compressing.closeAsync();
     const http = server;
     if (http !== undefined) {
       http.closeAllConnections();
@@ -296,4 +302,76 @@ void describe('a real browser (Chromium) against our listener in message mode', 
     // Chromium answers with the code it received.
     assert.equal((await within(closed, STEP_TIMEOUT, 'closed')).code, 4002);
   });
+
+  void it('takes the permessage-deflate Chromium offers, and exchanges text and binary of 0 B, 1 B, 64 KiB and 16 MiB, compressible and random, each way', async (t) => {
+    const { id, socket } = await open('deflate');
+    assert.equal(socket.information.extensions, 'permessage-deflate');
+    assert.equal(await call<string>('extensions', id), 'permessage-deflate');
+    const messages = socket.messages();
+    const bytesOnWire = { sent: 0, received: 0, payload: 0 };
+    for (const size of [0, 1, 64 * 1024, BIG]) {
+      for (const type of ['text', 'binary'] as const) {
+        for (const kind of ['compressible', 'random'] as const) {
+          const what = `${type} ${size} B ${kind}`;
+          const messageType = type === 'text' ? SocketMessageType.Utf8 : SocketMessageType.Binary;
+          const before = {
+            sent: socket.information.bytesSent,
+            received: socket.information.bytesReceived,
+          };
+          const [pageSha256, up] = await Promise.all([
+            call<string>('sendGenerated', id, type, kind, size, BIG_TIMEOUT),
+            hashMessage(messages, BIG_TIMEOUT),
+          ]);
+          assert.deepEqual(
+            up,
+            { type: messageType, bytes: size, sha256: pageSha256 },
+            `browser → server: ${what}`,
+          );
+
+          const data = generated(type, kind, size);
+          socket.control.messageType = messageType;
+          const [, down] = await Promise.all([
+            within(socket.outputStream.writeAsync(data), BIG_TIMEOUT, `sending ${what}`),
+            call<PageMessage>('nextDigest', id, BIG_TIMEOUT),
+          ]);
+          assert.deepEqual(
+            down,
+            { type, length: size, sha256: createHash('sha256').update(data).digest('hex') },
+            `server → browser: ${what}`,
+          );
+          if (kind === 'compressible') {
+            bytesOnWire.sent += socket.information.bytesSent - before.sent;
+            bytesOnWire.received += socket.information.bytesReceived - before.received;
+            bytesOnWire.payload += size;
+          }
+        }
+      }
+    }
+    t.diagnostic(
+      `compressible messages: ${bytesOnWire.payload} bytes each way, ${bytesOnWire.received} received and ${bytesOnWire.sent} sent on the wire`,
+    );
+    assert.ok(bytesOnWire.received * 4 < bytesOnWire.payload, 'the browser compressed');
+    assert.ok(bytesOnWire.sent * 4 < bytesOnWire.payload, 'our server compressed');
+
+    const closed = socket.whenClosed();
+    await call<PageClose>('close', id, 1000, '', STEP_TIMEOUT);
+    assert.equal((await within(closed, STEP_TIMEOUT, 'closed')).code, 1000);
+  });
 });
+
+/** What the page sends for sendGenerated, made here: JSON-like lines, or random base64 text / bytes. */
+function generated(type: 'text' | 'binary', kind: 'compressible' | 'random', size: number): Buffer {
+  if (kind === 'random') {
+    return type === 'binary'
+      ? randomBytes(size)
+      : Buffer.from(randomBytes(size).toString('base64').slice(0, size));
+  }
+  const lines: string[] = [];
+  let length = 0;
+  for (let index = 0; length < size; index++) {
+    const line = `{"id":${index},"user":"user-${index % 97}","event":"update","ok":true},\n`;
+    lines.push(line);
+    length += line.length;
+  }
+  return Buffer.from(lines.join('').slice(0, size));
+}

@@ -76,6 +76,18 @@ void describe('buildClientRequestHeaders', () => {
     assert.equal('Sec-WebSocket-Protocol' in build('ws://h/'), false);
   });
 
+  void it('offers extensions when given, and none otherwise', () => {
+    const headers = buildClientRequestHeaders({
+      url: new URL('ws://h/'),
+      key: RFC_KEY,
+      protocols: [],
+      extensions: 'permessage-deflate; client_max_window_bits',
+      extraHeaders: [],
+    });
+    assert.equal(headers['Sec-WebSocket-Extensions'], 'permessage-deflate; client_max_window_bits');
+    assert.equal('Sec-WebSocket-Extensions' in build('ws://h/'), false);
+  });
+
   void it('adds application headers, joining repeated names', () => {
     const headers = build(
       'ws://h/',
@@ -180,10 +192,13 @@ void describe('validateServerResponse', () => {
     );
   }
 
+  const none = { extensions: '', deflate: undefined };
+
   void it('accepts a correct 101 with no subprotocol', () => {
-    assert.deepEqual(validateServerResponse(101, good, request), { protocol: null });
+    assert.deepEqual(validateServerResponse(101, good, request), { protocol: null, ...none });
     assert.deepEqual(validateServerResponse(101, { ...good, 'sec-websocket-protocol': '' }, request), {
       protocol: null,
+      ...none,
     });
   });
 
@@ -192,6 +207,7 @@ void describe('validateServerResponse', () => {
       validateServerResponse(101, { ...good, 'sec-websocket-protocol': 'superchat' }, request),
       {
         protocol: 'superchat',
+        ...none,
       },
     );
   });
@@ -210,7 +226,7 @@ void describe('validateServerResponse', () => {
       { ...good, connection: ['keep-alive', 'Upgrade'] },
     ];
     for (const headers of variants)
-      assert.deepEqual(validateServerResponse(101, headers, request), { protocol: null });
+      assert.deepEqual(validateServerResponse(101, headers, request), { protocol: null, ...none });
   });
 
   void it('fails on a missing or wrong Upgrade', () => {
@@ -251,6 +267,43 @@ void describe('validateServerResponse', () => {
       { ...good, 'sec-websocket-extensions': 'permessage-deflate' },
       /extension that was not offered/,
     );
+  });
+
+  void it('takes permessage-deflate when it was offered, and its absence', () => {
+    const offered = { ...request, deflate: { threshold: 0 } };
+    const answer = { ...good, 'sec-websocket-extensions': 'permessage-deflate;server_max_window_bits=10' };
+    assert.deepEqual(validateServerResponse(101, answer, offered), {
+      protocol: null,
+      extensions: 'permessage-deflate; server_max_window_bits=10',
+      deflate: {
+        parameters: {
+          serverNoContextTakeover: false,
+          clientNoContextTakeover: false,
+          serverMaxWindowBits: 10,
+          clientMaxWindowBits: 15,
+        },
+        threshold: 0,
+        memLevel: 8,
+      },
+    });
+    assert.deepEqual(validateServerResponse(101, good, offered), { protocol: null, ...none });
+  });
+
+  void it('fails, as an invalid answer without a status, on a permessage-deflate answer the offer does not allow', () => {
+    const offered = { ...request, deflate: { serverMaxWindowBits: 9 } };
+    for (const extensions of [
+      'permessage-deflate; server_max_window_bits=10',
+      'permessage-deflate; server_max_window_bits=9; x=1',
+      'permessage-deflate; server_max_window_bits=9, other',
+    ]) {
+      assert.throws(
+        () => validateServerResponse(101, { ...good, 'sec-websocket-extensions': extensions }, offered),
+        (error: unknown) =>
+          error instanceof HandshakeError &&
+          error.statusCode === undefined &&
+          error.message.startsWith('permessage-deflate: '),
+      );
+    }
   });
 });
 
@@ -375,6 +428,18 @@ void describe('buildServerResponse', () => {
     );
   });
 
+  void it('names the accepted extensions', () => {
+    assert.equal(
+      buildServerResponse(RFC_KEY, null, 'permessage-deflate; server_no_context_takeover'),
+      'HTTP/1.1 101 Switching Protocols\r\n' +
+        'Upgrade: websocket\r\n' +
+        'Connection: Upgrade\r\n' +
+        `Sec-WebSocket-Accept: ${RFC_ACCEPT}\r\n` +
+        'Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n' +
+        '\r\n',
+    );
+  });
+
   void it('is accepted by validateServerResponse', () => {
     const key = generateKey();
     const [statusLine, ...lines] = buildServerResponse(key, 'v2').trimEnd().split('\r\n');
@@ -386,6 +451,8 @@ void describe('buildServerResponse', () => {
     assert.equal(statusLine, 'HTTP/1.1 101 Switching Protocols');
     assert.deepEqual(validateServerResponse(101, headers, { key, protocols: ['v1', 'v2'] }), {
       protocol: 'v2',
+      extensions: '',
+      deflate: undefined,
     });
   });
 });

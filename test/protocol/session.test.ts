@@ -1,6 +1,7 @@
 // Socket-free tests of the sans-I/O session: bytes in, handler events and exact frame bytes out. Pings,
 // fragmentation of outgoing messages, every ordering of the closing handshake, failing the connection,
-// and every 2-way split of an input stream.
+// every 2-way split of an input stream, and the RSV1 rules of permessage-deflate with the pause of input
+// that the inflating driver relies on.
 
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
@@ -25,7 +26,7 @@ type Role = SessionOptions['role'];
 const ROLES: readonly Role[] = ['server', 'client'];
 
 type SessionEvent =
-  | { type: 'start'; opcode: DataOpcode }
+  | { type: 'start'; opcode: DataOpcode; compressed?: true }
   | { type: 'data'; hex: string }
   | { type: 'end' }
   | { type: 'close'; code: number; reason: string; midMessage: boolean }
@@ -40,10 +41,11 @@ class Harness implements SessionHandler {
   constructor(
     readonly role: Role,
     maxMessageSize?: number,
+    perMessageDeflate = false,
   ) {
-    const options = maxMessageSize === undefined ? { role } : { role, maxMessageSize };
-    this.session = new WebSocketSession(options, this, (opcode, fin, payload) => {
-      const header = encodeFrameHeader({ opcode, fin, payloadLength: payload.length });
+    const options = { role, perMessageDeflate, ...(maxMessageSize === undefined ? {} : { maxMessageSize }) };
+    this.session = new WebSocketSession(options, this, (opcode, fin, payload, rsv1) => {
+      const header = encodeFrameHeader({ opcode, fin, rsv1, payloadLength: payload.length });
       return this.frames.push(concat(header, payload).toString('hex'));
     });
   }
@@ -67,8 +69,8 @@ class Harness implements SessionHandler {
     return frames;
   }
 
-  onMessageStart(opcode: DataOpcode): void {
-    this.events.push({ type: 'start', opcode });
+  onMessageStart(opcode: DataOpcode, compressed: boolean): void {
+    this.events.push(compressed ? { type: 'start', opcode, compressed } : { type: 'start', opcode });
   }
   onMessageData(section: Buffer): void {
     const last = this.events.at(-1);
@@ -341,6 +343,8 @@ interface ViolationCase {
   input: (role: Role) => Buffer;
   closeCode: number;
   maxMessageSize?: number;
+  /** Negotiate permessage-deflate: RSV1 is then allowed on the first frame of a data message only. */
+  perMessageDeflate?: boolean;
 }
 
 const VIOLATIONS: readonly ViolationCase[] = [
@@ -360,6 +364,28 @@ const VIOLATIONS: readonly ViolationCase[] = [
     name: `${bit} set without an extension`,
     input: (role: Role) => frameFor(role, { opcode: Opcode.Binary, [bit]: true }),
     closeCode: CloseCode.ProtocolError,
+  })),
+  ...(['rsv2', 'rsv3'] as const).map((bit) => ({
+    name: `${bit} set with permessage-deflate (which uses RSV1 only)`,
+    input: (role: Role) => frameFor(role, { opcode: Opcode.Binary, rsv1: true, [bit]: true }),
+    closeCode: CloseCode.ProtocolError,
+    perMessageDeflate: true,
+  })),
+  {
+    name: 'RSV1 on a continuation frame with permessage-deflate',
+    input: (role) =>
+      concat(
+        frameFor(role, { opcode: Opcode.Binary, fin: false, rsv1: true, payload: Buffer.of(0x4a) }),
+        frameFor(role, { opcode: Opcode.Continuation, rsv1: true, payload: Buffer.of(0x04, 0x00) }),
+      ),
+    closeCode: CloseCode.ProtocolError,
+    perMessageDeflate: true,
+  },
+  ...[Opcode.Ping, Opcode.Pong, Opcode.Close].map((opcode) => ({
+    name: `RSV1 on a control frame (0x${opcode.toString(16)}) with permessage-deflate`,
+    input: (role: Role) => frameFor(role, { opcode, rsv1: true }),
+    closeCode: CloseCode.ProtocolError,
+    perMessageDeflate: true,
   })),
   ...[0x3, 0x7, 0xb, 0xf].map((opcode) => ({
     name: `reserved opcode 0x${opcode.toString(16)}`,
@@ -426,7 +452,7 @@ void describe('WebSocketSession: failing the connection', () => {
   for (const violation of VIOLATIONS) {
     for (const role of violation.roles ?? ROLES) {
       void it(`fails on ${violation.name} with ${violation.closeCode} (${role})`, () => {
-        const harness = new Harness(role, violation.maxMessageSize);
+        const harness = new Harness(role, violation.maxMessageSize, violation.perMessageDeflate);
         const { session } = harness;
         session.receive(violation.input(role));
         const events = harness.takeEvents();
@@ -535,4 +561,143 @@ void describe('WebSocketSession: every split of the input', () => {
       }
     });
   }
+});
+
+void describe('WebSocketSession: permessage-deflate (RFC 7692 §6)', () => {
+  for (const role of ROLES) {
+    void it(`reports a message with RSV1 on its first frame as compressed, not counting or checking its bytes (${role})`, () => {
+      const harness = new Harness(role, 2, true);
+      // 0xff is no UTF-8, and 3 bytes are over the limit: both are for the inflating driver to judge.
+      harness.receive(
+        { opcode: Opcode.Text, fin: false, rsv1: true, payload: Buffer.of(0xff, 0x01) },
+        { opcode: Opcode.Continuation, payload: Buffer.of(0x02) },
+        { opcode: Opcode.Text, payload: 'ok' },
+      );
+      assert.deepEqual(harness.takeEvents(), [
+        { type: 'start', opcode: Opcode.Text, compressed: true },
+        { type: 'data', hex: 'ff0102' },
+        { type: 'end' },
+        { type: 'start', opcode: Opcode.Text },
+        { type: 'data', hex: Buffer.from('ok').toString('hex') },
+        { type: 'end' },
+      ]);
+    });
+  }
+
+  void it('sets RSV1 on the first frame of a compressed message only, never on control frames', () => {
+    const harness = new Harness('server', undefined, true);
+    const { session } = harness;
+    session.send(Opcode.Binary, false, Buffer.of(0x4a), true);
+    session.ping(Buffer.alloc(0));
+    session.send(Opcode.Binary, false, Buffer.of(0x04), true);
+    session.send(Opcode.Binary, true, Buffer.of(0x00), true);
+    session.send(Opcode.Text, true, Buffer.from('a'));
+    session.close(CloseCode.NormalClosure);
+    assert.deepEqual(harness.takeSent(), ['42014a', '8900', '000104', '800100', '810161', closeBytes(1000)]);
+  });
+
+  void it('refuses to compress when permessage-deflate was not negotiated', () => {
+    const harness = new Harness('client');
+    assert.throws(() => harness.session.send(Opcode.Text, true, Buffer.of(0), true), SessionStateError);
+    assert.deepEqual(harness.takeSent(), []);
+  });
+
+  void it('reads no later frame while input is paused, and reads on in order when resumed', () => {
+    const harness = new Harness('server', undefined, true);
+    const { session } = harness;
+    const paused: SessionEvent[][] = [];
+    // Pause on the first section of the compressed message, as the inflating driver does.
+    const onData = harness.onMessageData.bind(harness);
+    harness.onMessageData = (section: Buffer): void => {
+      onData(section);
+      if (paused.length === 0) {
+        session.pauseInput();
+        paused.push(harness.takeEvents());
+      }
+    };
+    session.receive(
+      concat(
+        frameFor('server', { opcode: Opcode.Binary, fin: false, rsv1: true, payload: 'ab' }),
+        frameFor('server', { opcode: Opcode.Ping, payload: 'p' }),
+        frameFor('server', { opcode: Opcode.Continuation, payload: 'c' }),
+      ),
+    );
+    session.receive(frameFor('server', closeSpec(1000)));
+    assert.deepEqual(paused, [
+      [
+        { type: 'start', opcode: Opcode.Binary, compressed: true },
+        { type: 'data', hex: Buffer.from('ab').toString('hex') },
+      ],
+    ]);
+    assert.deepEqual(harness.takeEvents(), [], 'no event while paused');
+    assert.deepEqual(harness.takeSent(), [], 'the ping is not answered while paused');
+    assert.equal(session.closeReceived, undefined);
+
+    session.resumeInput();
+    assert.deepEqual(harness.takeSent(), [hex(0x8a, 0x01, 0x70)]);
+    assert.deepEqual(harness.takeEvents(), [
+      { type: 'data', hex: Buffer.from('c').toString('hex') },
+      { type: 'end' },
+      closeEvent(1000),
+    ]);
+  });
+
+  void it('fails on a violation that waited behind a pause, once resumed', () => {
+    const harness = new Harness('server', undefined, true);
+    const { session } = harness;
+    harness.onMessageData = (): void => {
+      session.pauseInput();
+    };
+    session.receive(
+      concat(
+        frameFor('server', { opcode: Opcode.Binary, rsv1: true, payload: 'x' }),
+        frame({ opcode: Opcode.Binary, payload: 'unmasked' }),
+      ),
+    );
+    // The frame being read is finished (its end reported); the next one waits.
+    assert.deepEqual(harness.takeEvents(), [
+      { type: 'start', opcode: Opcode.Binary, compressed: true },
+      { type: 'end' },
+    ]);
+    session.resumeInput();
+    assert.deepEqual(harness.takeEvents(), [{ type: 'violation', closeCode: CloseCode.ProtocolError }]);
+  });
+
+  void it('reports the same events however the input is cut, pausing on every section', () => {
+    const input = concat(
+      frameFor('server', { opcode: Opcode.Text, fin: false, rsv1: true, payload: Buffer.alloc(40, 1) }),
+      frameFor('server', { opcode: Opcode.Ping, payload: 'p' }),
+      frameFor('server', { opcode: Opcode.Continuation, payload: Buffer.alloc(0) }),
+      frameFor('server', { opcode: Opcode.Binary, payload: 'plain' }),
+      frameFor('server', closeSpec(1000)),
+    );
+    for (let cut = 0; cut <= input.length; cut++) {
+      const harness = new Harness('server', undefined, true);
+      const { session } = harness;
+      const onData = harness.onMessageData.bind(harness);
+      harness.onMessageData = (section: Buffer): void => {
+        onData(section);
+        session.pauseInput();
+      };
+      for (const chunk of splitAt(input, [cut])) {
+        session.receive(chunk);
+        for (let rounds = 0; rounds < 10 && session.closeReceived === undefined; rounds++)
+          session.resumeInput();
+      }
+      assert.deepEqual(
+        harness.takeEvents(),
+        [
+          { type: 'start', opcode: Opcode.Text, compressed: true },
+          { type: 'data', hex: Buffer.alloc(40, 1).toString('hex') },
+          { type: 'end' },
+          { type: 'start', opcode: Opcode.Binary },
+          { type: 'data', hex: Buffer.from('plain').toString('hex') },
+          { type: 'end' },
+          closeEvent(1000),
+        ],
+        `cut at ${cut}`,
+      );
+      assert.deepEqual(harness.takeSent(), [hex(0x8a, 0x01, 0x70)], `cut at ${cut}`);
+    }
+  });
 });
