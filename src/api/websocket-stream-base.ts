@@ -140,7 +140,7 @@ export abstract class WebSocketStreamBase<MessageStreams extends boolean> {
       readable: readable.stream,
       writable: writable.stream,
       protocol: this.socket.information.protocol ?? '',
-      extensions: '',
+      extensions: this.socket.information.extensions,
     });
     if (this.closedEarly !== undefined) this.onClosed(this.closedEarly);
   }

@@ -52,7 +52,7 @@ if (mode === 'client-stream') {
   const total = Number(values.total);
   let received = 0;
   for await (const section of socket.inputStream) {
-    received += (section as Buffer).length;
+    received += section.length;
     sample();
     if (received >= total) break;
   }
@@ -76,7 +76,7 @@ if (mode === 'client-stream') {
       void (async () => {
         for await (const message of socket.messages()) {
           for await (const section of message) {
-            received += (section as Buffer).length;
+            received += section.length;
             sample();
           }
           report({ received });

@@ -360,8 +360,8 @@ void describe('permessage-deflate against Python websockets (compression="deflat
           let bytes = 0;
           for await (const message of socket.messages()) {
             for await (const section of message) {
-              hash.update(section as Buffer);
-              bytes += (section as Buffer).length;
+              hash.update(section);
+              bytes += section.length;
             }
           }
           return { bytes, sha256: hash.digest('hex'), extensions: socket.information.extensions };
