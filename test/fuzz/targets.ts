@@ -301,7 +301,8 @@ class CheckingHandler implements FrameParserHandler {
     if (section.length === 0) fail('an empty section');
     this.messageBytes += section.length;
     this.delivered += section.length;
-    if (this.messageBytes > (this.options.maxMessageSize ?? Infinity))
+    // A compressed message's limit counts inflated bytes: the inflater checks it, not the parser.
+    if (!this.compressed && this.messageBytes > (this.options.maxMessageSize ?? Infinity))
       fail('a message over maxMessageSize was delivered');
     // Sections are views that must stay valid: keep them, check them at the end of the message.
     this.messageSections.push(section);
