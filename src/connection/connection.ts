@@ -241,7 +241,6 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     const now = performance.now();
     const action = liveness.tick(now, {
       heard: this.inputHeard,
-      // While the inflater holds the input, we are not reading either.
       readingPaused: this.readingPaused || this.inputHeld,
       passedOn: this.output.passedOn,
       buffered: this.output.buffered,
@@ -462,8 +461,8 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
       opcode,
       fin,
       payload,
-      opcode === Opcode.Ping ? this.pingWritten : undefined,
       rsv1,
+      opcode === Opcode.Ping ? this.pingWritten : undefined,
     );
   }
 

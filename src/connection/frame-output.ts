@@ -80,8 +80,8 @@ export class FrameOutput {
     opcode: Opcode,
     fin: boolean,
     payload: Buffer,
-    onWritten?: () => void,
     rsv1 = false,
+    onWritten?: () => void,
   ): Promise<void> | undefined {
     const maskKey = this.masking ? nextMaskKey(frameMaskKey) : undefined;
     if (!this.corked) {

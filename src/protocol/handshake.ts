@@ -1,4 +1,5 @@
 // The opening handshake (RFC 6455 §4): the client's request headers and the check of the server's
+// The opening handshake (RFC 6455 §4): the client's request headers and the check of the server's
 // answer (its extensions through permessage-deflate.ts); the server's check of a request (and the 400,
 // 405 or 426 it deserves) and its 101. Works on parsed headers and returns strings: the HTTP transport
 // belongs to the layers above; error answers are written by error-response.ts.

@@ -472,6 +472,21 @@ export class RawPeer {
   }
 
   /**
+   * An ordering barrier: a ping of our own, which the testee answers after everything it does about
+   * what we sent before. Resolves true once its pong came back, false if the testee went away first or
+   * `timeoutMs` passed. The pong is not recorded among the events, and the ping is not a script write.
+   */
+  barrier(timeoutMs: number): Promise<boolean> {
+    if (this.closeSent || this.socket.destroyed || this.socket.writableEnded) return Promise.resolve(false);
+    this.barrierPayload = BARRIER_PAYLOAD;
+    this.barrierAnswered = false;
+    this.socket.write(encodeFrames([{ opcode: 0x9, payload: BARRIER_PAYLOAD }], this.role).bytes);
+    return this.waitFor(() => this.barrierAnswered || this.isTesteeGone(), timeoutMs).then(
+      () => this.barrierAnswered,
+    );
+  }
+
+  /**
    * One message compressed as negotiated, RSV1 on its first frame, cut into frames of `fragmentSize`
    * compressed octets (0: one frame), as this peer sends it.
    */
@@ -490,21 +505,6 @@ export class RawPeer {
       });
     }
     return encodeFrames(frames, this.role).bytes;
-  }
-
-  /**
-   * An ordering barrier: a ping of our own, which the testee answers after everything it does about
-   * what we sent before. Resolves true once its pong came back, false if the testee went away first or
-   * `timeoutMs` passed. The pong is not recorded among the events, and the ping is not a script write.
-   */
-  barrier(timeoutMs: number): Promise<boolean> {
-    if (this.closeSent || this.socket.destroyed || this.socket.writableEnded) return Promise.resolve(false);
-    this.barrierPayload = BARRIER_PAYLOAD;
-    this.barrierAnswered = false;
-    this.socket.write(encodeFrames([{ opcode: 0x9, payload: BARRIER_PAYLOAD }], this.role).bytes);
-    return this.waitFor(() => this.barrierAnswered || this.isTesteeGone(), timeoutMs).then(
-      () => this.barrierAnswered,
-    );
   }
 
   /** Sends a close frame (once). */

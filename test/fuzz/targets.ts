@@ -301,7 +301,7 @@ class CheckingHandler implements FrameParserHandler {
     if (section.length === 0) fail('an empty section');
     this.messageBytes += section.length;
     this.delivered += section.length;
-    // A compressed message is counted as it inflates, by the layer that inflates it (RFC 7692).
+    // A compressed message's limit counts inflated bytes: the inflater checks it, not the parser.
     if (!this.compressed && this.messageBytes > (this.options.maxMessageSize ?? Infinity))
       fail('a message over maxMessageSize was delivered');
     // Sections are views that must stay valid: keep them, check them at the end of the message.
