@@ -1,5 +1,7 @@
 // The write side of a WebSocket as a Node Writable with WinRT's writeAsync/flushAsync on top: each write
 // is sent as one whole message, and a write completes once the socket can take more (backpressure).
+// The Writable buffers up to OUTPUT_HIGH_WATER_MARK bytes of writes (by reference, as any Writable), so
+// that pipeline() goes on while a write is in flight, and the writes that gathered go out together.
 
 import { Buffer } from 'node:buffer';
 import { Writable } from 'node:stream';
@@ -18,6 +20,9 @@ export type MessagePreparer = (payload: Buffer) => PreparedMessage | WebSocketEr
 /** Why a flush cannot succeed now (the socket was closed), or undefined while it can. */
 export type FlushRefusal = () => WebSocketError | undefined;
 
+/** Bytes of writes the Writable holds before write() returns false (the socket's own buffer comes after). */
+export const OUTPUT_HIGH_WATER_MARK = 256 * 1024;
+
 export class OutputStream extends Writable {
   private prepare: MessagePreparer | undefined;
   private flushRefusal: FlushRefusal | undefined;
@@ -28,7 +33,7 @@ export class OutputStream extends Writable {
   private directWrites = 0;
 
   constructor() {
-    super({ highWaterMark: 0, decodeStrings: true });
+    super({ highWaterMark: OUTPUT_HIGH_WATER_MARK, decodeStrings: true });
   }
 
   /** Connects the stream to its socket. Until then a write fails: the socket is not connected yet. */
@@ -43,7 +48,29 @@ export class OutputStream extends Writable {
       callback(message);
       return;
     }
-    message().then(
+    this.settleWhenSent(message(), callback);
+  }
+
+  /** The writes that gathered while one was in flight: sent one after the other in this tick. */
+  override _writev(
+    chunks: { chunk: Buffer; encoding: BufferEncoding }[],
+    callback: (error?: Error | null) => void,
+  ): void {
+    const sent: Promise<void>[] = [];
+    for (const { chunk } of chunks) {
+      const message = this.prepared?.get(chunk) ?? this.prepareMessage(chunk);
+      if (typeof message !== 'function') {
+        // The ones before it go out; this one fails the stream, as it would written alone.
+        sent.push(Promise.reject(message));
+        break;
+      }
+      sent.push(message());
+    }
+    this.settleWhenSent(Promise.all(sent), callback);
+  }
+
+  private settleWhenSent(sent: Promise<unknown>, callback: (error?: Error | null) => void): void {
+    sent.then(
       () => {
         callback();
         this.settleFlushWaitersIfIdle();

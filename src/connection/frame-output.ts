@@ -37,14 +37,15 @@ interface Waiter {
 }
 
 export class FrameOutput {
-  private drainWaiters: Waiter[] = [];
-  /** Writes of callers' own buffers that the socket has not written out yet. */
-  private readonly takeWaiters = new Set<Waiter>();
+  private drainWaiters: Waiter[] | undefined;
+  /** Writes of callers' own buffers that the socket has not written out yet (made at the first). */
+  private takeWaiters: Set<Waiter> | undefined;
   /** Frames written in one tick go out together: the socket is corked until the next tick. */
   private corked = false;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
+
+  private static readonly uncork = (output: FrameOutput): void => {
+    output.corked = false;
+    output.socket.uncork();
   };
 
   constructor(
@@ -68,13 +69,13 @@ export class FrameOutput {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      process.nextTick(this.uncork);
+      process.nextTick(FrameOutput.uncork, this);
     }
     const headerLength = frameHeaderLength(payload.length, maskKey !== undefined);
     const frameLength = headerLength + payload.length;
     let taken: Promise<void> | undefined;
     if (maskKey !== undefined && payload.length >= POOLED_FRAME_PAYLOAD) {
-      const buffer = maskedFrameBuffers.take(frameLength);
+      const buffer = maskedFrameBuffers.take();
       writeFrameHeader(buffer, 0, { fin, opcode, payloadLength: payload.length, maskKey });
       maskInto(payload, buffer.subarray(headerLength, frameLength), maskKey);
       this.socket.write(buffer.subarray(0, frameLength), () => {
@@ -94,11 +95,12 @@ export class FrameOutput {
       const header = Buffer.allocUnsafe(headerLength);
       writeFrameHeader(header, 0, { fin, opcode, payloadLength: payload.length });
       this.socket.write(header);
+      const takeWaiters = (this.takeWaiters ??= new Set());
       taken = new Promise((resolve, reject) => {
         const waiter = { resolve, reject };
-        this.takeWaiters.add(waiter);
+        takeWaiters.add(waiter);
         this.socket.write(payload, (error) => {
-          this.takeWaiters.delete(waiter);
+          takeWaiters.delete(waiter);
           if (error === null || error === undefined) resolve();
           else reject(error);
         });
@@ -113,7 +115,7 @@ export class FrameOutput {
   whenDrained(): Promise<void> {
     if (!this.socket.writableNeedDrain) return RESOLVED;
     return new Promise((resolve, reject) => {
-      this.drainWaiters.push({ resolve, reject });
+      (this.drainWaiters ??= []).push({ resolve, reject });
     });
   }
 
@@ -125,13 +127,13 @@ export class FrameOutput {
   /** The connection is over for writers (closed, failed): every pending write fails with `error`. */
   failWaiters(error: Error): void {
     for (const waiter of this.takeDrainWaiters()) waiter.reject(error);
-    for (const waiter of this.takeWaiters) waiter.reject(error);
-    this.takeWaiters.clear();
+    for (const waiter of this.takeWaiters ?? []) waiter.reject(error);
+    this.takeWaiters?.clear();
   }
 
   private takeDrainWaiters(): Waiter[] {
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
+    const waiters = this.drainWaiters ?? [];
+    this.drainWaiters = undefined;
     return waiters;
   }
 }
