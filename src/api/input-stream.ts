@@ -4,7 +4,7 @@
 
 import { Buffer } from 'node:buffer';
 
-import type { IncomingSink, ReadControl } from '../connection/incoming-sink.js';
+import type { ReadControl } from '../connection/incoming-sink.js';
 import { DEFAULT_HIGH_WATER_MARK } from '../connection/section-queue.js';
 import { SectionReadable } from '../connection/section-readable.js';
 import { invalidArgument, type WebSocketError } from '../errors.js';
@@ -23,7 +23,7 @@ export type InputStreamOptions = (typeof InputStreamOptions)[keyof typeof InputS
 /** Default high-water mark: how much received payload may wait for the application. */
 export const INPUT_HIGH_WATER_MARK = DEFAULT_HIGH_WATER_MARK;
 
-export class InputStream extends SectionReadable implements IncomingSink {
+export class InputStream extends SectionReadable {
   private control: ReadControl | undefined;
 
   constructor(highWaterMark = INPUT_HIGH_WATER_MARK) {
@@ -32,23 +32,17 @@ export class InputStream extends SectionReadable implements IncomingSink {
     });
   }
 
+  /** @internal The connection this stream stops and resumes reading from. */
   attach(control: ReadControl): void {
     this.control = control;
   }
 
-  messageStart(): void {
-    // Message boundaries are not part of a byte stream.
-  }
-
+  /** @internal A received section; false: stop reading the socket for now. */
   messageData(section: Buffer): boolean {
     return this.pushSection(section);
   }
 
-  messageEnd(): boolean {
-    // As above: the byte stream's own watermarks govern.
-    return true;
-  }
-
+  /** @internal No more data: a clean end (undefined) or why reading failed. */
   finish(error: WebSocketError | undefined): void {
     this.endSections(error);
   }
@@ -67,38 +61,13 @@ export class InputStream extends SectionReadable implements IncomingSink {
       throw invalidArgument(`count must be an integer from 0 to the buffer's length (${buffer.length})`);
     }
     const target = Buffer.from(buffer.buffer, buffer.byteOffset, count);
-    let filled = 0;
-    while (filled < count) {
-      // read() without a size hands over one section and never raises the high-water mark.
-      const section = this.read() as Buffer | null;
-      if (section === null) {
-        if (filled > 0 && options !== InputStreamOptions.None) break;
-        if (!(await this.whenReadable())) break;
-        continue;
-      }
-      const take = Math.min(section.length, count - filled);
-      target.set(take === section.length ? section : section.subarray(0, take), filled);
-      filled += take;
-      if (take < section.length) this.unshift(section.subarray(take));
+    let filled = this.copyReceived(target);
+    while (filled < count && (filled === 0 || options === InputStreamOptions.None)) {
+      if (this.errored !== null) throw this.errored;
+      if (this.isOver) break;
+      await this.whenSectionArrives();
+      filled += this.copyReceived(target.subarray(filled));
     }
     return target.subarray(0, filled);
-  }
-
-  /** Waits until a section can be read (true) or the stream has ended (false); throws its error. */
-  private whenReadable(): Promise<boolean> {
-    if (this.errored !== null) return Promise.reject(this.errored);
-    if (this.readableEnded || this.destroyed) return Promise.resolve(false);
-    return new Promise((resolve, reject) => {
-      const settle = (): void => {
-        this.off('readable', settle);
-        this.off('end', settle);
-        this.off('close', settle);
-        if (this.errored !== null) reject(this.errored);
-        else resolve(!this.readableEnded && !this.destroyed);
-      };
-      this.on('readable', settle);
-      this.on('end', settle);
-      this.on('close', settle);
-    });
   }
 }

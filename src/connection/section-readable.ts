@@ -2,6 +2,7 @@
 // readers one at a time as they arrived. The Readable itself buffers at most one section (its high-water
 // mark is 0), so `for await`, 'data' events and read() never join sections, and no read(n) can raise a
 // buffer limit: the queue's watermarks alone bound what waits, and stop the socket past the high one.
+// Readers with a buffer of their own (readAsync) copy straight out of the queue, past the Readable.
 
 import type { Buffer } from 'node:buffer';
 import { Readable } from 'node:stream';
@@ -14,6 +15,8 @@ export class SectionReadable extends Readable {
   private wanted = false;
   /** No more sections will come; the stream ends once the queue is empty. */
   private ended = false;
+  /** Readers copying out of the queue that wait for sections (or the end). */
+  private arrivalWaiters: (() => void)[] = [];
 
   constructor(
     /** Bytes that may wait before the producer is stopped. */
@@ -31,6 +34,7 @@ export class SectionReadable extends Readable {
   pushSection(section: Buffer): boolean {
     // A reader that gave up (destroyed the stream) takes nothing more: the rest is dropped.
     if (this.destroyed) return true;
+    this.wakeArrivalWaiters();
     if (this.wanted && this.queue.isEmpty) {
       this.wanted = false;
       this.push(section);
@@ -46,10 +50,61 @@ export class SectionReadable extends Readable {
       return;
     }
     this.ended = true;
+    this.wakeArrivalWaiters();
     if (this.wanted && this.queue.isEmpty) {
       this.wanted = false;
       this.push(null);
     }
+  }
+
+  /**
+   * Copies received bytes, oldest first, into target, each byte once; returns how many (0: none are
+   * waiting). A section it takes in part stays for the next reader, as the rest of it.
+   */
+  protected copyReceived(target: Uint8Array): number {
+    let copied = 0;
+    if (this.readableLength > 0) {
+      // A section the Readable took already (for read() or an iterator): older than the queue's.
+      const held = this.read() as Buffer | null;
+      if (held !== null) {
+        copied = Math.min(held.length, target.length);
+        target.set(copied === held.length ? held : held.subarray(0, copied));
+        if (copied < held.length) {
+          this.unshift(held.subarray(copied));
+          return copied;
+        }
+      }
+    }
+    return copied + this.queue.copyInto(target.subarray(copied));
+  }
+
+  /**
+   * Resolves when copyReceived may find something new: a section arrived, or the stream ended or failed.
+   * Resolves at once when the stream is over (see isOver).
+   */
+  protected whenSectionArrives(): Promise<void> {
+    if (this.isOver) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.arrivalWaiters.push(resolve);
+    });
+  }
+
+  /**
+   * Nothing more will be received: the stream was destroyed (by a failure: see errored), or ended and
+   * every section has been taken. The Readable is ended too, as a read() at the end would.
+   */
+  protected get isOver(): boolean {
+    if (this.destroyed) return true;
+    if (!this.ended || !this.queue.isEmpty || this.readableLength > 0) return false;
+    if (!this.readableEnded) this.read();
+    return true;
+  }
+
+  private wakeArrivalWaiters(): void {
+    if (this.arrivalWaiters.length === 0) return;
+    const waiters = this.arrivalWaiters;
+    this.arrivalWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   override _read(): void {
@@ -62,5 +117,6 @@ export class SectionReadable extends Readable {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.queue.clear();
     callback(error);
+    this.wakeArrivalWaiters();
   }
 }
