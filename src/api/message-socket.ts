@@ -22,7 +22,7 @@ import { opcodeOf, SocketMessageType } from '../protocol/opcodes.js';
 import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
 import { MessageWebSocketReceiveMode } from './enums.js';
 import { MessageWebSocketMessageReceivedEventArgs } from './message-received-event-args.js';
-import { OutputStream, type PreparedMessage } from './output-stream.js';
+import type { OutputStream, PreparedMessage } from './output-stream.js';
 import { WebSocketBase, type UpgradedSocket, type CloseReceivedHandler } from './websocket-base.js';
 
 /* eslint-disable @typescript-eslint/no-unsafe-declaration-merging -- the interface types the class's events, as @types/node does for its own emitters */
@@ -57,9 +57,6 @@ const EMPTY = Buffer.alloc(0);
 export const DEFAULT_WHOLE_MESSAGE_LIMIT = 16 * 1024 * 1024;
 
 export abstract class MessageSocket extends WebSocketBase {
-  /** Each write is sent as one whole message of control.messageType. */
-  readonly outputStream = new OutputStream();
-
   private readonly queue = new IncomingMessageQueue();
   private consumer: 'messageReceived' | 'messages()' | undefined;
   private pumping = false;
@@ -73,7 +70,6 @@ export abstract class MessageSocket extends WebSocketBase {
 
   constructor() {
     super();
-    this.outputStream.on('error', ignore);
     this.on('newListener', (event: string | symbol) => {
       if (event !== 'messageReceived' || this.pumping) return;
       this.claim('messageReceived');
@@ -91,8 +87,12 @@ export abstract class MessageSocket extends WebSocketBase {
   protected override open(opened: UpgradedSocket, options: ConnectionOptions): void {
     const limit = options.maxMessageSize ?? Infinity;
     this.queue.limitWholeMessages(limit === Infinity ? DEFAULT_WHOLE_MESSAGE_LIMIT : limit);
-    const connection = this.bindConnection(opened, this.queue, options);
-    this.outputStream.bind(
+    this.bindConnection(opened, this.queue, options);
+  }
+
+  /** Each write to outputStream is sent as one whole message of control.messageType. */
+  protected override bindOutput(output: OutputStream, connection: WebSocketConnection): void {
+    output.bind(
       (payload) => this.prepareWhole(connection, payload),
       () => this.flushRefusal(),
     );

@@ -1,6 +1,6 @@
 // What every socket of the family shares, client or server, stream or message: information, close(),
-// the 'closeReceived' and 'closed' events, async disposal, and the binding of an open connection to an
-// incoming sink.
+// the 'closeReceived' and 'closed' events, async disposal, the binding of an open connection to an
+// incoming sink, and the outputStream, made on first use (an idle connection does without it).
 
 /* eslint-disable @typescript-eslint/no-unsafe-declaration-merging -- the interface types the class's events, as @types/node does for its own emitters */
 
@@ -8,12 +8,18 @@ import { EventEmitter } from 'node:events';
 
 import type { ServerCertificateReport } from '../client/certificate-check.js';
 import type { IncomingSink } from '../connection/incoming-sink.js';
-import { WebSocketConnection, type CloseInfo, type ConnectionOptions } from '../connection/connection.js';
+import {
+  WebSocketConnection,
+  type CloseInfo,
+  type ConnectionEvents,
+  type ConnectionOptions,
+} from '../connection/connection.js';
 import type { UpgradedSocket as Upgraded } from '../connection/upgraded-socket.js';
 import { closedError, invalidArgument, type WebSocketError } from '../errors.js';
-import { closeArgumentProblem } from '../protocol/close.js';
+import { closeArgumentProblem, type CloseFrame } from '../protocol/close.js';
 import { WebSocketCloseReceivedEventArgs } from './close-received-event-args.js';
 import { WebSocketInformation } from './information.js';
+import { OutputStream } from './output-stream.js';
 
 /** WebSocketClosedEventArgs: the close code and reason (1006 and '' when no close frame came). */
 export type WebSocketClosedEventArgs = CloseInfo;
@@ -43,6 +49,32 @@ export abstract class WebSocketBase extends EventEmitter {
   protected connection: WebSocketConnection | undefined;
   private closedInfo: CloseInfo | undefined;
   private closeRequested: CloseInfo | undefined;
+  private output: OutputStream | undefined;
+  /** The set this socket leaves when it is closed (see trackUntilClosed). */
+  private tracker: Set<WebSocketBase> | undefined;
+  /** Why the output stream is over before it was made (a close before connecting), if it is. */
+  protected outputCanceled: WebSocketError | undefined;
+
+  /** Each write is sent as one whole message; a write completes once the socket can take more. */
+  get outputStream(): OutputStream {
+    if (this.output === undefined) {
+      const output = new OutputStream();
+      // Failures reach writers through their calls and 'closed'; never as an unhandled 'error'.
+      output.on('error', ignore);
+      this.output = output;
+      if (this.connection !== undefined) this.bindOutput(output, this.connection);
+      else if (this.outputCanceled !== undefined) output.destroy(this.outputCanceled);
+    }
+    return this.output;
+  }
+
+  /** The output stream, if it was made. */
+  protected get madeOutputStream(): OutputStream | undefined {
+    return this.output;
+  }
+
+  /** Connects the output stream to the open connection: says what a write becomes. */
+  protected abstract bindOutput(output: OutputStream, connection: WebSocketConnection): void;
 
   /** Closes the socket (idempotent): code 1000 or 3000–4999, reason at most 123 UTF-8 bytes. Without
    * arguments an empty close frame is sent. 'closed' fires when the closing handshake ends. */
@@ -116,20 +148,11 @@ export abstract class WebSocketBase extends EventEmitter {
       opened.socket,
       opened.head,
       sink,
-      {
-        closeReceived: (frame) => {
-          this.emit(
-            'closeReceived',
-            new WebSocketCloseReceivedEventArgs(frame, () => connection.holdCloseAnswer()),
-          );
-        },
-        closed: (info) => {
-          this.reportClosed(info);
-        },
-      },
+      new WebSocketBase.EventsOf(this),
       options,
     );
     this.connection = connection;
+    if (this.output !== undefined) this.bindOutput(this.output, connection);
     this.information.connected(
       opened.socket.localAddress,
       opened.protocol,
@@ -148,11 +171,41 @@ export abstract class WebSocketBase extends EventEmitter {
   private reportClosed(info: CloseInfo): void {
     if (this.closedInfo !== undefined) return;
     this.closedInfo = info;
+    this.tracker?.delete(this);
     this.emit('closed', info);
   }
+
+  /** @internal Keeps this socket in `open` until it is closed (a listener's open connections). */
+  trackUntilClosed(open: Set<WebSocketBase>): void {
+    if (this.closedInfo !== undefined) return;
+    open.add(this);
+    this.tracker = open;
+  }
+
+  /** The connection's events, raised on a socket (one small object: no closures per connection). */
+  private static readonly EventsOf = class implements ConnectionEvents {
+    constructor(private readonly socket: WebSocketBase) {}
+
+    closeReceived(frame: CloseFrame): void {
+      const connection = this.socket.connection;
+      if (connection === undefined) return;
+      this.socket.emit(
+        'closeReceived',
+        new WebSocketCloseReceivedEventArgs(frame, () => connection.holdCloseAnswer()),
+      );
+    }
+
+    closed(info: CloseInfo): void {
+      this.socket.reportClosed(info);
+    }
+  };
 
   /** Hook for sockets that must also cancel work of their own (a pending connect). */
   protected onCloseRequested(): void {
     // Nothing by default.
   }
+}
+
+function ignore(): void {
+  // See outputStream.
 }

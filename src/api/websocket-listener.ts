@@ -24,6 +24,7 @@ import {
 import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT } from './control.js';
 import { ServerMessageWebSocket } from './server-message-websocket.js';
 import { ServerStreamWebSocket } from './server-stream-websocket.js';
+import type { WebSocketBase } from './websocket-base.js';
 
 const SHUTTING_DOWN = 'the server is shutting down';
 
@@ -104,7 +105,8 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
   private server: AnyHttpServer | undefined;
   private localPort: number | null = null;
   private readonly detachers: (() => void)[] = [];
-  private readonly open = new Set<ServerStreamWebSocket | ServerMessageWebSocket>();
+  /** The connections handed out and not yet closed. */
+  private readonly open = new Set<WebSocketBase>();
   /** Upgrade requests whose authenticate hook has not answered yet. */
   private readonly authenticating = new Set<Duplex>();
   private closing = false;
@@ -215,10 +217,9 @@ export class WebSocketListener<Mode extends ListenerMode = 'stream'> extends Eve
       this.mode === 'message'
         ? new ServerMessageWebSocket(accepted, connectionOptions)
         : new ServerStreamWebSocket(accepted, connectionOptions);
-    this.open.add(webSocket);
-    webSocket.once('closed', () => {
-      this.open.delete(webSocket);
-    });
+    // The connection listens for the socket's errors now.
+    socket.off('error', ignore);
+    webSocket.trackUntilClosed(this.open);
     this.emit('connectionReceived', { socket: webSocket as ServerSocketOf<Mode>, request });
   }
 

@@ -21,7 +21,7 @@ import { WebSocketSession, type SessionHandler } from '../protocol/session.js';
 import { BandwidthMeter } from './bandwidth-meter.js';
 import { FrameOutput, MASKED_FRAME_LIMIT } from './frame-output.js';
 import type { IncomingSink, ReadControl } from './incoming-sink.js';
-import { onKeepAliveTick } from './keep-alive-clock.js';
+import { startKeepAliveTicks, stopKeepAliveTicks, type KeepAliveSubscriber } from './keep-alive-clock.js';
 import { OutgoingMessage, type FrameSender } from './outgoing-message.js';
 import { SectionBatcher } from './section-batcher.js';
 
@@ -63,13 +63,16 @@ const DEFAULT_KEEP_ALIVE_TIMEOUT = 30_000;
 const EMPTY = Buffer.alloc(0);
 const RESOLVED = Promise.resolve();
 
-export class WebSocketConnection implements SessionHandler, FrameSender, ReadControl {
+/** The connection a socket drives: its listeners are shared by all sockets, not closures of each. */
+const CONNECTION = Symbol('connection');
+type DrivenSocket = Duplex & { [CONNECTION]?: WebSocketConnection };
+
+export class WebSocketConnection implements SessionHandler, FrameSender, ReadControl, KeepAliveSubscriber {
   readonly meter = new BandwidthMeter();
   private readonly session: WebSocketSession<Promise<void> | undefined>;
   private readonly output: FrameOutput;
-  private readonly sections = new SectionBatcher((section) => {
-    this.deliver(section);
-  });
+  /** Made at the first payload: an idle connection does without it. */
+  private sections: SectionBatcher | undefined;
 
   private readonly socket: Duplex;
   private readonly sink: IncomingSink;
@@ -86,7 +89,9 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   private finished = false;
   private closeTimer: NodeJS.Timeout | undefined;
   private pongTimer: NodeJS.Timeout | undefined;
-  private stopKeepAlive: (() => void) | undefined;
+  /** Keep-alive: ms of quiet before a ping (0: none), and ms to wait for input after it. */
+  private keepAliveInterval = 0;
+  private keepAliveTimeout = 0;
   /** When input last arrived (or reading was paused by us), for the keep-alive. */
   private lastActivity = performance.now();
   /** A ping that arrived while the socket was full: answered (only the latest) once it drains. */
@@ -97,11 +102,14 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   private outgoingBroken = false;
 
   private wireOwner: OutgoingMessage | undefined;
-  private readonly wireQueue: {
-    message: OutgoingMessage;
-    grant: () => void;
-    refuse: (error: Error) => void;
-  }[] = [];
+  /** Messages waiting for the wire, made when the first one waits. */
+  private wireQueue:
+    | {
+        message: OutgoingMessage;
+        grant: () => void;
+        refuse: (error: Error) => void;
+      }[]
+    | undefined;
 
   constructor(
     socket: Duplex,
@@ -121,28 +129,19 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
         ...(options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize }),
       },
       this,
-      (opcode, fin, payload) => this.writeFrame(opcode, fin, payload),
+      // Bound rather than an arrow: no closure context per connection.
+      this.writeFrame.bind(this),
     );
     sink.attach(this);
 
-    socket.on('data', (chunk: Buffer) => {
-      this.receive(chunk);
-    });
-    socket.on('drain', () => {
-      this.onDrain();
-    });
-    socket.on('error', (error: Error) => {
-      // Any socket error ends the connection (1006). Node does not destroy a TLS socket
-      // after a bad record or a renegotiation attack (ERR_TLS_SESSION_ATTACK); left open, it hangs.
-      this.socketError ??= error;
-      this.socket.destroy();
-    });
-    socket.on('end', () => {
-      this.onPeerEnd();
-    });
-    socket.on('close', () => {
-      this.onSocketClosed();
-    });
+    (socket as DrivenSocket)[CONNECTION] = this;
+    /* eslint-disable @typescript-eslint/unbound-method -- the listeners take the socket as `this` */
+    socket.on('data', WebSocketConnection.onSocketData);
+    socket.on('drain', WebSocketConnection.onSocketDrain);
+    socket.on('error', WebSocketConnection.onSocketError);
+    socket.on('end', WebSocketConnection.onSocketEnd);
+    socket.on('close', WebSocketConnection.onSocketClose);
+    /* eslint-enable @typescript-eslint/unbound-method */
     this.startTimers(options);
     if (socket.destroyed) {
       // Reset before it reached us (a framework's async work came first): 'close' has been emitted already.
@@ -154,6 +153,34 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     }
   }
 
+  private static of(socket: Duplex): WebSocketConnection {
+    return (socket as DrivenSocket)[CONNECTION]!;
+  }
+
+  // The socket's listeners: one function each for all connections (found through the socket).
+  private static readonly onSocketData = function (this: Duplex, chunk: Buffer): void {
+    WebSocketConnection.of(this).receive(chunk);
+  };
+
+  private static readonly onSocketDrain = function (this: Duplex): void {
+    WebSocketConnection.of(this).onDrain();
+  };
+
+  private static readonly onSocketError = function (this: Duplex, error: Error): void {
+    // Any socket error ends the connection (1006). Node does not destroy a TLS socket
+    // after a bad record or a renegotiation attack (ERR_TLS_SESSION_ATTACK); left open, it hangs.
+    WebSocketConnection.of(this).socketError ??= error;
+    this.destroy();
+  };
+
+  private static readonly onSocketEnd = function (this: Duplex): void {
+    WebSocketConnection.of(this).onPeerEnd();
+  };
+
+  private static readonly onSocketClose = function (this: Duplex): void {
+    WebSocketConnection.of(this).onSocketClosed();
+  };
+
   private startTimers(options: ConnectionOptions): void {
     const pongInterval = options.unsolicitedPongInterval ?? 0;
     if (pongInterval > 0) {
@@ -162,17 +189,17 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
       }, pongInterval);
       this.pongTimer.unref();
     }
-    const keepAliveInterval = options.keepAliveInterval ?? 0;
-    if (keepAliveInterval > 0) {
-      const timeout = options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT;
-      this.stopKeepAlive = onKeepAliveTick(keepAliveInterval, () => {
-        this.checkAlive(keepAliveInterval, timeout);
-      });
+    this.keepAliveInterval = options.keepAliveInterval ?? 0;
+    if (this.keepAliveInterval > 0) {
+      this.keepAliveTimeout = options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT;
+      startKeepAliveTicks(this.keepAliveInterval, this);
     }
   }
 
-  /** Pings a quiet peer; drops one that stayed quiet past the timeout (a half-open connection). */
-  private checkAlive(interval: number, timeout: number): void {
+  /** Each keep-alive interval: pings a quiet peer; drops one quiet past the timeout (half-open). */
+  keepAliveTick(): void {
+    const interval = this.keepAliveInterval;
+    const timeout = this.keepAliveTimeout;
     const now = performance.now();
     if (this.session.closeSent !== undefined) return;
     if (this.readingPaused) {
@@ -206,7 +233,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     this.lastActivity = performance.now();
     this.meter.received(chunk.length);
     this.session.receive(chunk);
-    this.sections.flush();
+    this.sections?.flush();
   }
 
   resumeReading(): void {
@@ -226,7 +253,11 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   }
 
   onMessageData(section: Buffer): void {
-    if (this.inboundOpen) this.sections.add(section);
+    if (!this.inboundOpen) return;
+    this.sections ??= new SectionBatcher((gathered) => {
+      this.deliver(gathered);
+    });
+    this.sections.add(section);
   }
 
   private deliver(section: Buffer): void {
@@ -234,12 +265,12 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   }
 
   onMessageEnd(): void {
-    this.sections.flush();
+    this.sections?.flush();
     if (this.inboundOpen && !this.sink.messageEnd()) this.pauseReading();
   }
 
   onCloseReceived(frame: CloseFrame, midMessage: boolean): void {
-    this.sections.flush();
+    this.sections?.flush();
     this.finishInbound(
       midMessage ? connectionLost('the peer closed the connection in the middle of a message') : undefined,
     );
@@ -326,7 +357,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   /** Sends a whole message; resolves when the caller owns the payload again and the socket can take more. */
   sendMessage(type: DataOpcode, payload: Buffer): Promise<void> {
     // Fast path: nothing else owns the wire and the message is one frame, so write it right away.
-    if (this.wireOwner === undefined && this.wireQueue.length === 0 && payload.length <= MASKED_FRAME_LIMIT) {
+    if (this.wireOwner === undefined && !this.wireQueue?.length && payload.length <= MASKED_FRAME_LIMIT) {
       return this.writeData(type, payload, true);
     }
     return this.openMessage(type).write(payload, true);
@@ -339,17 +370,17 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
       return RESOLVED;
     }
     return new Promise((grant, refuse) => {
-      this.wireQueue.push({ message, grant, refuse });
+      (this.wireQueue ??= []).push({ message, grant, refuse });
     });
   }
 
   releaseWire(message: OutgoingMessage): void {
     if (this.wireOwner !== message) {
-      const index = this.wireQueue.findIndex((waiting) => waiting.message === message);
-      if (index >= 0) this.wireQueue.splice(index, 1);
+      const index = this.wireQueue?.findIndex((waiting) => waiting.message === message) ?? -1;
+      if (index >= 0) this.wireQueue?.splice(index, 1);
       return;
     }
-    const next = this.wireQueue.shift();
+    const next = this.wireQueue?.shift();
     this.wireOwner = next?.message;
     next?.grant();
     if (this.wireOwner === undefined) this.answerCloseWhenFree();
@@ -409,7 +440,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
 
   /** Rejects every message waiting for the wire and every write waiting for drain. */
   private cancelOutbound(error: WebSocketError): void {
-    for (const waiting of this.wireQueue.splice(0)) waiting.refuse(error);
+    for (const waiting of this.wireQueue?.splice(0) ?? []) waiting.refuse(error);
     this.wireOwner = undefined;
     this.output.failWaiters(error);
   }
@@ -483,7 +514,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     this.finished = true;
     clearTimeout(this.closeTimer);
     clearInterval(this.pongTimer);
-    this.stopKeepAlive?.();
+    if (this.keepAliveInterval > 0) stopKeepAliveTicks(this.keepAliveInterval, this);
     const lost = connectionLost('the connection was lost without a closing handshake', this.socketError);
     this.finishInbound(this.failure ?? lost);
     this.cancelOutbound(this.failure ?? lost);
