@@ -88,7 +88,8 @@ type ChildMessage =
   | { kind: 'sent' }
   /** messages: null where the receiving API hands out bytes, not messages (ours, TCP). */
   | { kind: 'received'; bytes: number; messages: number | null }
-  | { kind: 'rss'; maxRssBytes: number };
+  /** cpuSeconds: user + system CPU time since connected (a load-independent cost of the transfer). */
+  | { kind: 'rss'; maxRssBytes: number; cpuSeconds: number };
 
 /** Parent → child. */
 interface ParentMessage {
@@ -112,7 +113,7 @@ function isChildMessage(value: unknown): value is ChildMessage {
         typeof value.bytes === 'number' && (value.messages === null || typeof value.messages === 'number')
       );
     case 'rss':
-      return typeof value.maxRssBytes === 'number';
+      return typeof value.maxRssBytes === 'number' && typeof value.cpuSeconds === 'number';
     default:
       return false;
   }
@@ -205,6 +206,7 @@ async function runChild(config: ChildConfig): Promise<void> {
         })
       : await endpoint.connect(config.port);
   if (!sending) countReceived(connection, config, fail);
+  const cpuAtConnect = process.cpuUsage();
   // The parent speaks only once this side is connected.
   process.on('message', (message: unknown) => {
     if (!isParentMessage(message)) {
@@ -220,7 +222,9 @@ async function runChild(config: ChildConfig): Promise<void> {
     } else {
       // No closing handshake: the transfer is over, and the peer is told to exit at the same time.
       finishing = true;
-      tell({ kind: 'rss', maxRssBytes: peakRss() }, () => process.exit(0));
+      const cpu = process.cpuUsage(cpuAtConnect);
+      const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+      tell({ kind: 'rss', maxRssBytes: peakRss(), cpuSeconds }, () => process.exit(0));
     }
   });
 
@@ -245,6 +249,8 @@ interface TransferResult {
   seconds: number;
   clientRss: number;
   serverRss: number;
+  clientCpu: number;
+  serverCpu: number;
 }
 
 interface ParentOptions {
@@ -304,7 +310,13 @@ function transfer(
     receiver.stop(finish);
     const [clientRss, serverRss] = await Promise.all([client.expect('rss'), server.expect('rss')]);
     await Promise.all([client.exited, server.exited]);
-    return { seconds, clientRss: clientRss.maxRssBytes, serverRss: serverRss.maxRssBytes };
+    return {
+      seconds,
+      clientRss: clientRss.maxRssBytes,
+      serverRss: serverRss.maxRssBytes,
+      clientCpu: clientRss.cpuSeconds,
+      serverCpu: serverRss.cpuSeconds,
+    };
   });
 }
 
@@ -440,7 +452,8 @@ async function runParent(options: ParentOptions): Promise<void> {
           process.stderr.write(
             `${roundLabel(round, options.warmup)} · ${workload.name} · ${contender.label}: ` +
               `${formatNumber(rate / 1e6)} MB/s, peak RSS client ${formatNumber(result.clientRss / MiB)} MiB, ` +
-              `server ${formatNumber(result.serverRss / MiB)} MiB\n`,
+              `server ${formatNumber(result.serverRss / MiB)} MiB; CPU client ${result.clientCpu.toFixed(2)} s, ` +
+              `server ${result.serverCpu.toFixed(2)} s\n`,
           );
         }
         if (round < 0) continue;
