@@ -164,8 +164,8 @@ async function oursSide(config: ChildConfig): Promise<Side> {
         const hash = createHash('sha256');
         let bytes = 0;
         for await (const section of message) {
-          hash.update(section as Buffer);
-          bytes += (section as Buffer).length;
+          hash.update(section);
+          bytes += section.length;
         }
         onMessage(bytes, hash.digest('hex'));
       }

@@ -788,9 +788,9 @@ test('a 256 MiB message from openMessage() flows through messages() in bounded m
       const hash = createHash('sha256');
       let length = 0;
       for await (const section of message) {
-        hash.update(section as Buffer);
-        length += (section as Buffer).length;
-        if ((length & (16 * MIB - 1)) < (section as Buffer).length) {
+        hash.update(section);
+        length += section.length;
+        if ((length & (16 * MIB - 1)) < section.length) {
           maxRss = Math.max(maxRss, process.memoryUsage.rss());
         }
       }
@@ -830,7 +830,7 @@ test('leaving a large message half read (break) or unread (continue): the rest i
           // A slow application: by now the message's buffer is full and the socket is paused.
           await delay(200);
           for await (const section of message) {
-            got.push(`first section of ${(section as Buffer).length > 0 ? 'large' : 'empty'}`);
+            got.push(`first section of ${section.length > 0 ? 'large' : 'empty'}`);
             break;
           }
           continue;

@@ -361,7 +361,7 @@ test('a peer that vanishes in the middle of a message fails the read instead of 
   await client.connectAsync(url);
   const sections: Buffer[] = [];
   const error = await (async () => {
-    for await (const section of client.inputStream) sections.push(section as Buffer);
+    for await (const section of client.inputStream) sections.push(section);
   })().then(
     () => assert.fail('the stream ended as if the message were complete'),
     (failure: unknown) => failure,
@@ -433,7 +433,7 @@ test('invalid UTF-8 in a text message closes with 1007', async () => {
   const sections: Buffer[] = [];
   const error = await expectWebSocketError(
     (async () => {
-      for await (const section of client.inputStream) sections.push(section as Buffer);
+      for await (const section of client.inputStream) sections.push(section);
     })(),
     WebErrorStatus.ConnectionAborted,
   );

@@ -309,7 +309,7 @@ async function firstMessageText(socket: {
   const next = await within(socket.messages().next(), 'the next message');
   assert.ok(next.done !== true, 'a message should have arrived');
   const sections: Buffer[] = [];
-  for await (const section of next.value) sections.push(section as Buffer);
+  for await (const section of next.value) sections.push(section);
   return Buffer.concat(sections).toString();
 }
 

@@ -76,7 +76,7 @@ async function oursEndpoint(fail: Fail): Promise<Endpoint> {
       }
       const read = async (): Promise<void> => {
         if (options.style === 'iterate') {
-          for await (const section of input) onData((section as Buffer).length, false);
+          for await (const section of input) onData(section.length, false);
         } else {
           const buffer = Buffer.allocUnsafe(options.readBufferBytes);
           for (;;) {

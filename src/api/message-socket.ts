@@ -178,12 +178,33 @@ export abstract class MessageSocket extends WebSocketBase {
     this.consumer = consumer;
   }
 
-  private async *iterateMessages(): AsyncGenerator<IncomingMessage> {
-    for (;;) {
-      const message = await this.queue.next();
-      if (message === null) return;
-      yield message;
-    }
+  /** The queue's messages as an iterator: one promise per message (a generator would add two more). */
+  private iterateMessages(): AsyncIterableIterator<IncomingMessage> {
+    const queue = this.queue;
+    const end: IteratorReturnResult<undefined> = { value: undefined, done: true };
+    let over = false;
+    const iterator: AsyncIterableIterator<IncomingMessage> = {
+      next: () => {
+        if (over) return Promise.resolve(end);
+        return queue.next().then(
+          (message): IteratorResult<IncomingMessage, undefined> => {
+            if (message !== null) return { value: message, done: false };
+            over = true;
+            return end;
+          },
+          (error: unknown) => {
+            over = true;
+            throw error;
+          },
+        );
+      },
+      return: () => {
+        over = true;
+        return Promise.resolve(end);
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   /**
@@ -194,7 +215,8 @@ export abstract class MessageSocket extends WebSocketBase {
     for (;;) {
       let message: IncomingMessage | WholeMessage | null;
       try {
-        message = this.held ?? (await this.takeNext());
+        // Complete messages already waiting are taken at once: no promise per message.
+        message = this.held ?? this.takeReadyWhole() ?? (await this.takeNext());
       } catch (error) {
         // WinRT raises the event for a message that could not be received; its getters throw. Once: a
         // message cut short by the failure has raised it already.
@@ -227,6 +249,12 @@ export abstract class MessageSocket extends WebSocketBase {
   }
 
   /** Full mode takes each message whole; partial mode as a stream of its sections. */
+  /** In full mode, the next message if it is waiting complete; else undefined. */
+  private takeReadyWhole(): WholeMessage | undefined {
+    if (this.messageSettings.receiveMode === MessageWebSocketReceiveMode.PartialMessage) return undefined;
+    return this.queue.takeCompleteWhole();
+  }
+
   private takeNext(): Promise<IncomingMessage | WholeMessage | null> {
     return this.messageSettings.receiveMode === MessageWebSocketReceiveMode.PartialMessage
       ? this.queue.next()
@@ -247,7 +275,7 @@ export abstract class MessageSocket extends WebSocketBase {
     try {
       for await (const section of message) {
         if (held !== undefined) await this.dispatch(piece(held, false));
-        held = section as Buffer;
+        held = section;
       }
     } catch (error) {
       this.failureRaised = true;

@@ -2,7 +2,8 @@
 // readers one at a time as they arrived. The Readable itself buffers at most one section (its high-water
 // mark is 0), so `for await`, 'data' events and read() never join sections, and no read(n) can raise a
 // buffer limit: the queue's watermarks alone bound what waits, and stop the socket past the high one.
-// Readers with a buffer of their own (readAsync) copy straight out of the queue, past the Readable.
+// Readers with a buffer of their own (readAsync) copy straight out of the queue, and `for await` takes
+// sections straight from it, past the Readable's machinery.
 
 import type { Buffer } from 'node:buffer';
 import { Readable } from 'node:stream';
@@ -26,8 +27,17 @@ export class SectionReadable extends Readable {
   ) {
     super({ highWaterMark: 0 });
     this.queue = new SectionQueue(highWaterMark, onLow);
+  }
+
+  static {
     // What users (and Readable.toWeb) read as the stream's bound is the queue's, not the Readable's 0.
-    Object.defineProperty(this, 'readableHighWaterMark', { value: highWaterMark, enumerable: true });
+    // On the prototype: a property defined on each instance would give each its own hidden class.
+    Object.defineProperty(SectionReadable.prototype, 'readableHighWaterMark', {
+      get(this: SectionReadable): number {
+        return this.queue.highWaterMark;
+      },
+      enumerable: true,
+    });
   }
 
   /** Takes a received section (a view); false: the queue is full, stop reading the socket. */
@@ -55,6 +65,42 @@ export class SectionReadable extends Readable {
       this.wanted = false;
       this.push(null);
     }
+  }
+
+  /**
+   * The sections as they arrived, taken straight from the queue: `for await` on a message or a byte
+   * stream costs a promise per section, not the Readable's iterator machinery (its listeners, its
+   * 'readable' round trips). As with Readable's own iterator, a failure is thrown, and the stream is
+   * destroyed when the loop ends, early or not; 'end' is emitted first only if something listens.
+   */
+  override async *[Symbol.asyncIterator](): AsyncGenerator<Buffer, void, undefined> {
+    try {
+      for (;;) {
+        const section = this.takeSection();
+        if (section !== undefined) {
+          yield section;
+          continue;
+        }
+        if (this.errored !== null) throw this.errored;
+        if (this.destroyed) return;
+        if (this.allTaken) {
+          // 'end' costs three ticks: it is emitted for those who wait for it (finished() among them).
+          if (this.listenerCount('end') > 0) this.read();
+          return;
+        }
+        await this.whenSectionArrives();
+      }
+    } finally {
+      if (!this.destroyed) this.destroy();
+    }
+  }
+
+  /** The oldest received section, whole; undefined when none is waiting. */
+  private takeSection(): Buffer | undefined {
+    if (this.destroyed) return undefined;
+    // A section the Readable took already (for read() or 'data'): older than the queue's.
+    if (this.readableLength > 0) return (this.read() as Buffer | null) ?? undefined;
+    return this.queue.shift();
   }
 
   /**
@@ -95,9 +141,14 @@ export class SectionReadable extends Readable {
    */
   protected get isOver(): boolean {
     if (this.destroyed) return true;
-    if (!this.ended || !this.queue.isEmpty || this.readableLength > 0) return false;
+    if (!this.allTaken) return false;
     if (!this.readableEnded) this.read();
     return true;
+  }
+
+  /** The sections have ended and every one of them has been taken. */
+  private get allTaken(): boolean {
+    return this.ended && this.queue.isEmpty && this.readableLength === 0;
   }
 
   private wakeArrivalWaiters(): void {

@@ -66,7 +66,7 @@ function echoStream(socket: StreamEchoSocket, errors: string[]): void {
   const pump = async (): Promise<void> => {
     try {
       for await (const section of socket.inputStream) {
-        await socket.outputStream.writeAsync(section as Buffer);
+        await socket.outputStream.writeAsync(section);
       }
     } catch (error) {
       if (!isClosing(error)) errors.push(`stream echo failed: ${String(error)}`);

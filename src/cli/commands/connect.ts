@@ -97,7 +97,7 @@ export const connect: Command = {
     });
     const receiving = (async () => {
       for await (const message of socket.messages()) {
-        for await (const section of message) await writeOut(section as Buffer);
+        for await (const section of message) await writeOut(section);
         if (text) await writeOut(NEWLINE);
         received++;
       }
