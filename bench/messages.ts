@@ -4,11 +4,13 @@
 //   - one way: N 64-byte messages client → server and server → client, messages per second;
 //   - echo: the client keeps 100 64-byte messages in flight, the server echoes each, the client
 //     measures each round trip: round trips per second and the p50/p99 round-trip time.
+// Ours receives in each of its two ways, each a row of its own: 'messageReceived' events and the
+// messages() iterator; ws and raw TCP run once per workload and round, beside both.
 // Each run has a fresh server process and a fresh client process, forked from this file (--child);
 // this process orchestrates them over IPC and keeps the clock. Peak RSS of both sides is reported too.
 // Run alone: node build/bench/messages.js [--json] [--rounds N] [--warmup N] [--count N]
 //   [--echo-count N] [--window N] [--in-flight N] [--only TEXT] [--contenders ours,ws-native,ws-js,tcp]
-//   [--ours-send window|await] [--ours-receive events|messages] [--no-await-row] [--cpu-prof-dir DIR]
+//   [--ours-send window|await] [--ours-receive events,messages] [--no-await-row] [--cpu-prof-dir DIR]
 
 import { Buffer } from 'node:buffer';
 import { once } from 'node:events';
@@ -178,7 +180,7 @@ async function oursEndpoint(config: ChildConfig, fail: Fail): Promise<Endpoint> 
         const pull = async (): Promise<void> => {
           for await (const message of socket.messages()) {
             const sections: Buffer[] = [];
-            for await (const section of message) sections.push(section as Buffer);
+            for await (const section of message) sections.push(section);
             await onData(sections.length === 1 ? sections[0]! : Buffer.concat(sections));
           }
         };
@@ -527,12 +529,24 @@ async function runChild(config: ChildConfig): Promise<void> {
 // The parent.
 
 interface Workload {
+  /** The row's name without the receiving API (see rowName). */
   name: string;
   pattern: Pattern;
   count: number;
   window: number;
-  /** Only ours runs it, sending with one await per write. */
+  /** Only ours runs it, sending with one await per write (and receiving with events). */
   oursAwaitRow: boolean;
+}
+
+/** How ours receives in a row, as the row says it. */
+const RECEIVE_LABELS: Record<OursReceive, string> = {
+  events: "ours via 'messageReceived'",
+  messages: 'ours via messages()',
+};
+
+/** A row: the workload, and for ours the receiving API (ws and raw TCP run once for all of them). */
+function rowName(workload: Workload, receive: OursReceive): string {
+  return workload.oursAwaitRow ? workload.name : `${workload.name}, ${RECEIVE_LABELS[receive]}`;
 }
 
 interface RunResult {
@@ -555,7 +569,7 @@ interface ParentOptions {
   only: string | undefined;
   contenders: Contender[];
   oursSend: OursSend;
-  oursReceive: OursReceive;
+  oursReceive: readonly OursReceive[];
   awaitRow: boolean;
   cpuProfDir: string | undefined;
 }
@@ -565,6 +579,7 @@ const SCRIPT = fileURLToPath(import.meta.url);
 async function runOnce(
   workload: Workload,
   contender: ContenderId,
+  oursReceive: OursReceive,
   options: ParentOptions,
 ): Promise<RunResult> {
   const base = {
@@ -573,9 +588,9 @@ async function runOnce(
     count: workload.count,
     window: workload.window,
     oursSend: workload.oursAwaitRow ? 'await' : options.oursSend,
-    oursReceive: options.oursReceive,
+    oursReceive,
   } as const;
-  const what = `${contender} on ${workload.name}`;
+  const what = `${contender} on ${rowName(workload, oursReceive)}`;
   // Generous: a slow contender on a busy machine, not a hang.
   const limitMs = 60_000 + workload.count / 5;
   return PeerGroup.run(limitMs, what, async (group) => {
@@ -622,8 +637,14 @@ function thousands(count: number): string {
   return count % 1_000_000 === 0 ? `${String(count / 1_000_000)}M` : `${String(count / 1000)}k`;
 }
 
-function rssRow(workload: Workload, role: Role): string {
-  return `${workload.name}: peak RSS, ${role}`;
+function rssRow(row: string, role: Role): string {
+  return `${row}: peak RSS, ${role}`;
+}
+
+/** One run of a round: a contender, and for ours the receiving API. */
+interface Run {
+  contender: Contender;
+  receive: OursReceive;
 }
 
 async function runParent(options: ParentOptions): Promise<void> {
@@ -663,49 +684,65 @@ async function runParent(options: ParentOptions): Promise<void> {
   const only = options.only;
   const workloads = only === undefined ? allWorkloads : allWorkloads.filter((w) => w.name.includes(only));
   if (workloads.length === 0) throw new RangeError(`no workload matches --only ${String(only)}`);
+  /** The rows of a workload: one per receiving API of ours (one for the await row). */
+  const rowsOf = (workload: Workload): string[] =>
+    workload.oursAwaitRow
+      ? [workload.name]
+      : options.oursReceive.map((receive) => rowName(workload, receive));
+  /** A round's runs of a workload: ours once per receiving API, the others once. */
+  const runsOf = (workload: Workload): Run[] => {
+    if (workload.oursAwaitRow) {
+      return options.contenders
+        .filter((contender) => contender.id === 'ours')
+        .map((contender) => ({ contender, receive: 'events' }));
+    }
+    return options.contenders.flatMap((contender) =>
+      contender.id === 'ours'
+        ? options.oursReceive.map((receive) => ({ contender, receive }))
+        : [{ contender, receive: options.oursReceive[0] ?? 'events' }],
+    );
+  };
   const env = environment();
   const started = performance.now();
 
   const rates: Samples = new Map();
   const latency: Samples = new Map();
   const rss: Samples = new Map();
-  const latencyRow = (workload: Workload, which: string): string => `${workload.name}: round trip ${which}`;
+  const latencyRow = (row: string, which: string): string => `${row}: round trip ${which}`;
 
   for (let round = -options.warmup; round < options.rounds; round++) {
     for (const workload of workloads) {
-      const contenders = workload.oursAwaitRow
-        ? options.contenders.filter((contender) => contender.id === 'ours')
-        : options.contenders;
-      for (const contender of rotated(contenders, round)) {
+      for (const { contender, receive } of rotated(runsOf(workload), round)) {
         if (!isContenderId(contender.id)) continue;
-        const result = await runOnce(workload, contender.id, options);
+        const result = await runOnce(workload, contender.id, receive, options);
         const rate = workload.count / result.seconds;
+        const label = contender.id === 'ours' ? rowName(workload, receive) : workload.name;
         if (!options.json) {
           const latencies =
             result.p50 === undefined || result.p99 === undefined
               ? ''
               : `, round trip p50 ${formatNumber(result.p50)} µs, p99 ${formatNumber(result.p99)} µs`;
           process.stderr.write(
-            `${roundLabel(round, options.warmup)} · ${workload.name} · ${contender.label}: ` +
+            `${roundLabel(round, options.warmup)} · ${label} · ${contender.label}: ` +
               `${formatNumber(rate / 1000)}k msg/s${latencies}, peak RSS client ` +
               `${formatNumber(result.clientRss / MiB)} MiB, server ${formatNumber(result.serverRss / MiB)} MiB\n`,
           );
         }
         if (round < 0) continue;
-        record(rates, workload.name, contender.id, rate);
-        if (result.p50 !== undefined) record(latency, latencyRow(workload, 'p50'), contender.id, result.p50);
-        if (result.p99 !== undefined) record(latency, latencyRow(workload, 'p99'), contender.id, result.p99);
-        record(rss, rssRow(workload, 'client'), contender.id, result.clientRss);
-        record(rss, rssRow(workload, 'server'), contender.id, result.serverRss);
+        // Ours fills its own row; ws and raw TCP fill every row of the workload.
+        const rows = contender.id === 'ours' ? [rowName(workload, receive)] : rowsOf(workload);
+        for (const row of rows) {
+          record(rates, row, contender.id, rate);
+          if (result.p50 !== undefined) record(latency, latencyRow(row, 'p50'), contender.id, result.p50);
+          if (result.p99 !== undefined) record(latency, latencyRow(row, 'p99'), contender.id, result.p99);
+          record(rss, rssRow(row, 'client'), contender.id, result.clientRss);
+          record(rss, rssRow(row, 'server'), contender.id, result.serverRss);
+        }
       }
     }
   }
   const elapsed = (performance.now() - started) / 1000;
   const echo = workloads.filter((workload) => workload.pattern === 'echo');
-  const receiveApi =
-    options.oursReceive === 'events'
-      ? "a 'messageReceived' listener calling e.getData()"
-      : 'for await (const message of ws.messages()) { for await (const section of message) … }';
   const sendApi =
     options.oursSend === 'window'
       ? `outputStream.writeAsync(payload) with up to ${String(options.window)} of its promises pending ` +
@@ -719,16 +756,10 @@ async function runParent(options: ParentOptions): Promise<void> {
     rounds: options.rounds,
     contenders: options.contenders,
     rows: [
-      ...buildRows(
-        rates,
-        workloads.map((workload) => workload.name),
-        options.contenders,
-        'k msg/s',
-        1000,
-      ),
+      ...buildRows(rates, workloads.flatMap(rowsOf), options.contenders, 'k msg/s', 1000),
       ...buildRows(
         latency,
-        echo.flatMap((workload) => [latencyRow(workload, 'p50'), latencyRow(workload, 'p99')]),
+        echo.flatMap(rowsOf).flatMap((row) => [latencyRow(row, 'p50'), latencyRow(row, 'p99')]),
         options.contenders,
         'µs',
         1,
@@ -737,7 +768,8 @@ async function runParent(options: ParentOptions): Promise<void> {
         rss,
         workloads
           .filter((workload) => !workload.oursAwaitRow)
-          .flatMap((workload) => [rssRow(workload, 'client'), rssRow(workload, 'server')]),
+          .flatMap(rowsOf)
+          .flatMap((row) => [rssRow(row, 'client'), rssRow(row, 'server')]),
         options.contenders,
         'MiB',
         MiB,
@@ -751,11 +783,11 @@ async function runParent(options: ParentOptions): Promise<void> {
         `up to ${String(options.window)} callbacks pending; raw TCP socket.write(payload, cb) likewise ` +
         '(64-byte records, no framing: the floor). The row "ours awaiting each write" is ours with one ' +
         '`await outputStream.writeAsync(payload)` after the other (one promise round per message).',
-      `Receivers: ours ${receiveApi} (MessageWebSocket on the client, a WebSocketListener in 'message' ` +
-        "mode on the server); ws its 'message' event; raw TCP counts bytes. Each checks the count. Of " +
-        "our two receiving APIs, 'messageReceived' and messages() cost the same here (both hand each " +
-        'message over as its own Readable; --ours-receive messages runs the other); with one write in ' +
-        'flight at a time (the "awaiting each write" row) ours sends about as fast as with a window.',
+      "Receivers: ours in two ways, each in rows of its own: a 'messageReceived' listener calling " +
+        'e.getData(), and `for await (const message of ws.messages()) { for await (const section of ' +
+        "message) … }` (MessageWebSocket on the client, a WebSocketListener in 'message' mode on the " +
+        "server); ws its 'message' event; raw TCP counts bytes. Each checks the count. ws and raw TCP " +
+        'run once per workload and round; their figures stand beside both of ours.',
       `Echo: the client keeps ${String(options.inFlight)} messages (each a fresh buffer carrying its ` +
         `index) in flight, ${thousands(options.echoCount)} round trips per run; the server sends every ` +
         'message back as it arrives (ours: its messageReceived handler returns the writeAsync promise, so ' +
@@ -802,6 +834,12 @@ function oneOf<T extends string>(
   return choice;
 }
 
+/** A comma-separated list of our receiving APIs (both when absent). */
+function receiveApis(text: string | undefined): OursReceive[] {
+  if (text === undefined) return ['events', 'messages'];
+  return text.split(',').map((api) => oneOf(api.trim(), '--ours-receive', ['events', 'messages'], 'events'));
+}
+
 if (values.child !== undefined) {
   const config: unknown = JSON.parse(values.child);
   if (!isChildConfig(config)) throw new Error(`not a child configuration: ${values.child}`);
@@ -818,7 +856,7 @@ if (values.child !== undefined) {
     only: values.only,
     contenders: parseContenders(values.contenders),
     oursSend: oneOf(values['ours-send'], '--ours-send', ['window', 'await'], 'window'),
-    oursReceive: oneOf(values['ours-receive'], '--ours-receive', ['events', 'messages'], 'events'),
+    oursReceive: receiveApis(values['ours-receive']),
     awaitRow: !values['no-await-row'],
     cpuProfDir: values['cpu-prof-dir'] === undefined ? undefined : path.resolve(values['cpu-prof-dir']),
   });
