@@ -88,8 +88,8 @@ type ChildMessage =
   | { kind: 'sent' }
   /** messages: null where the receiving API hands out bytes, not messages (ours, TCP). */
   | { kind: 'received'; bytes: number; messages: number | null }
-  /** cpuSeconds: user + system CPU time since connected (a load-independent cost of the transfer). */
-  | { kind: 'rss'; maxRssBytes: number; cpuSeconds: number };
+  /** CPU seconds since connected, in user space and in the kernel: what the transfer cost this side. */
+  | { kind: 'rss'; maxRssBytes: number; userSeconds: number; systemSeconds: number };
 
 /** Parent → child. */
 interface ParentMessage {
@@ -113,7 +113,11 @@ function isChildMessage(value: unknown): value is ChildMessage {
         typeof value.bytes === 'number' && (value.messages === null || typeof value.messages === 'number')
       );
     case 'rss':
-      return typeof value.maxRssBytes === 'number' && typeof value.cpuSeconds === 'number';
+      return (
+        typeof value.maxRssBytes === 'number' &&
+        typeof value.userSeconds === 'number' &&
+        typeof value.systemSeconds === 'number'
+      );
     default:
       return false;
   }
@@ -223,8 +227,8 @@ async function runChild(config: ChildConfig): Promise<void> {
       // No closing handshake: the transfer is over, and the peer is told to exit at the same time.
       finishing = true;
       const cpu = process.cpuUsage(cpuAtConnect);
-      const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-      tell({ kind: 'rss', maxRssBytes: peakRss(), cpuSeconds }, () => process.exit(0));
+      const usage = { userSeconds: cpu.user / 1e6, systemSeconds: cpu.system / 1e6 };
+      tell({ kind: 'rss', maxRssBytes: peakRss(), ...usage }, () => process.exit(0));
     }
   });
 
@@ -249,8 +253,9 @@ interface TransferResult {
   seconds: number;
   clientRss: number;
   serverRss: number;
-  clientCpu: number;
-  serverCpu: number;
+  /** "1.23 s (0.45 user)": CPU time of each side. */
+  clientCpu: string;
+  serverCpu: string;
 }
 
 interface ParentOptions {
@@ -314,10 +319,15 @@ function transfer(
       seconds,
       clientRss: clientRss.maxRssBytes,
       serverRss: serverRss.maxRssBytes,
-      clientCpu: clientRss.cpuSeconds,
-      serverCpu: serverRss.cpuSeconds,
+      clientCpu: cpuTime(clientRss),
+      serverCpu: cpuTime(serverRss),
     };
   });
+}
+
+function cpuTime(usage: { userSeconds: number; systemSeconds: number }): string {
+  const total = usage.userSeconds + usage.systemSeconds;
+  return `${total.toFixed(2)} s (${usage.userSeconds.toFixed(2)} user)`;
 }
 
 function sizeLabel(mebibytes: number): string {
@@ -452,8 +462,8 @@ async function runParent(options: ParentOptions): Promise<void> {
           process.stderr.write(
             `${roundLabel(round, options.warmup)} · ${workload.name} · ${contender.label}: ` +
               `${formatNumber(rate / 1e6)} MB/s, peak RSS client ${formatNumber(result.clientRss / MiB)} MiB, ` +
-              `server ${formatNumber(result.serverRss / MiB)} MiB; CPU client ${result.clientCpu.toFixed(2)} s, ` +
-              `server ${result.serverCpu.toFixed(2)} s\n`,
+              `server ${formatNumber(result.serverRss / MiB)} MiB; CPU client ${result.clientCpu}, ` +
+              `server ${result.serverCpu}\n`,
           );
         }
         if (round < 0) continue;
