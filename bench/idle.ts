@@ -410,7 +410,8 @@ async function runParent(options: ParentOptions, wanted: number): Promise<void> 
         `${String(CONCURRENT_HANDSHAKES)} handshakes at a time each): per connection = (after − before) / ` +
         `${String(options.connections)}. Lower is better. RSS includes what the kernel and libuv hold per socket.`,
       'Servers with their defaults: ours a WebSocketListener (stream mode, keep-alive pings after 30 s of ' +
-        "quiet: a timer per connection), ws a WebSocketServer (client tracking on, an 'error' listener per " +
+        'quiet, one timer for all connections; the streams of a connection are made on first use), ' +
+        "ws a WebSocketServer (client tracking on, an 'error' listener per " +
         'socket); raw TCP a node:http server that answers the upgrade with 101 and keeps the socket (no ' +
         'WebSocket library: the floor of Node itself). Clients are the same for all: a net.Socket and a ' +
         'handshake request written by hand; nothing is sent after the handshake.',

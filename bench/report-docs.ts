@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 import { BASELINE, comparisonTable, formatNumber, type BenchReport } from './lib/report.js';
+import { targetsTable, type TargetResult } from './targets.js';
 
 /** The contender the chart compares ours with. */
 const CHART_BASELINE = 'ws-native';
@@ -40,6 +41,8 @@ export interface DocsOptions {
   failed?: readonly string[];
   /** The whole run's duration in seconds. */
   seconds?: number;
+  /** The targets checked against this run. */
+  targets?: readonly TargetResult[];
 }
 
 /** Writes docs/benchmarks.md (formatted by prettier where it is installed) and docs/benchmarks.svg. */
@@ -91,6 +94,18 @@ export function benchmarksMarkdown(
   }
   if (options.seconds !== undefined) {
     lines.push(`The whole run took ${(options.seconds / 60).toFixed(1)} minutes.`, '');
+  }
+  if (options.targets !== undefined && options.targets.length > 0) {
+    lines.push(
+      '## Targets',
+      '',
+      'The goals of issue 16 ("the paths users write are the fast paths"), read from the rows above: ' +
+        'the README paths against ws as its users write it, the memory of one huge message and of ' +
+        'idle connections. What limits a missed one is said in the README, section Performance.',
+      '',
+      targetsTable(options.targets),
+      '',
+    );
   }
   lines.push('## How each benchmark measures', '');
   for (const report of reports) {

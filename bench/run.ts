@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { runBenchChild } from './lib/child.js';
 import { formatReports, type BenchReport } from './lib/report.js';
 import { inColumnOrder, writeBenchmarkDocs } from './report-docs.js';
+import { checkTargets, targetsTable } from './targets.js';
 
 interface BenchEntry {
   name: string;
@@ -89,15 +90,20 @@ for (const bench of selected) {
   }
 }
 
+const targets = checkTargets(reports);
 if (reports.length > 0) {
+  const measured = targets.filter((target) => target.met !== undefined);
   process.stdout.write(
-    values.json ? `${JSON.stringify(reports, null, 2)}\n` : `\n${formatReports(inColumnOrder(reports))}\n`,
+    values.json
+      ? `${JSON.stringify({ reports, targets }, null, 2)}\n`
+      : `\n${formatReports(inColumnOrder(reports))}\n` +
+          (measured.length > 0 ? `\nTargets (issue 16):\n\n${targetsTable(measured)}\n` : ''),
   );
 }
 
 // A run of every bench is the one the docs show: docs/benchmarks.md (the table) and docs/benchmarks.svg.
 if (positionals.length === 0 && reports.length > 0) {
   const seconds = (Date.now() - runStarted) / 1000;
-  const files = await writeBenchmarkDocs(reports, { failed, seconds });
+  const files = await writeBenchmarkDocs(reports, { failed, seconds, targets });
   process.stderr.write(`wrote ${files.join(' and ')}\n`);
 }
