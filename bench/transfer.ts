@@ -547,7 +547,7 @@ if (values.child !== undefined) {
 } else {
   await runParent({
     json: values.json,
-    rounds: positiveInteger(values.rounds, '--rounds', 2),
+    rounds: positiveInteger(values.rounds, '--rounds', 3),
     warmup: positiveInteger(values.warmup, '--warmup', 0, true),
     sizeMiB: positiveInteger(values['size-mib'], '--size-mib', 1024),
     only: values.only,
