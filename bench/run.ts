@@ -28,19 +28,19 @@ const BENCHES: readonly BenchEntry[] = [
     name: 'transfer',
     file: 'transfer.js',
     description: 'process to process over 127.0.0.1, MB/s and peak RSS',
-    timeoutMs: 900_000,
+    timeoutMs: 3_600_000,
   },
   {
     name: 'messages',
     file: 'messages.js',
     description: '64-byte messages one way and echoed, k msg/s and round-trip µs',
-    timeoutMs: 600_000,
+    timeoutMs: 1_800_000,
   },
   {
     name: 'huge-message',
     file: 'huge-message.js',
     description: 'ONE 8 GiB message each way (ours, raw TCP), SHA-256 on both sides, MB/s and peak RSS',
-    timeoutMs: 600_000,
+    timeoutMs: 1_800_000,
   },
   {
     name: 'idle',

@@ -153,12 +153,7 @@ export abstract class WebSocketBase extends EventEmitter {
     );
     this.connection = connection;
     if (this.output !== undefined) this.bindOutput(this.output, connection);
-    this.information.connected(
-      opened.socket.localAddress,
-      opened.protocol,
-      connection.meter,
-      opened.certificate,
-    );
+    this.information.connected(opened.socket.localAddress, opened.protocol, connection, opened.certificate);
     if (this.closeRequested !== undefined) {
       connection.close(
         this.closeRequested.code === 1005 ? undefined : this.closeRequested.code,

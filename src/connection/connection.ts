@@ -68,9 +68,11 @@ const CONNECTION = Symbol('connection');
 type DrivenSocket = Duplex & { [CONNECTION]?: WebSocketConnection };
 
 export class WebSocketConnection implements SessionHandler, FrameSender, ReadControl, KeepAliveSubscriber {
-  readonly meter = new BandwidthMeter();
+  /** Made when first asked for (information.bandwidthStatistics, or the first byte moved). */
+  private meterMade: BandwidthMeter | undefined;
   private readonly session: WebSocketSession<Promise<void> | undefined>;
-  private readonly output: FrameOutput;
+  /** The frame writer, made at the first frame: an idle connection does without it. */
+  private frames: FrameOutput | undefined;
   /** Made at the first payload: an idle connection does without it. */
   private sections: SectionBatcher | undefined;
 
@@ -92,8 +94,11 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   /** Keep-alive: ms of quiet before a ping (0: none), and ms to wait for input after it. */
   private keepAliveInterval = 0;
   private keepAliveTimeout = 0;
-  /** When input last arrived (or reading was paused by us), for the keep-alive. */
-  private lastActivity = performance.now();
+  /**
+   * When input last arrived (or reading was paused by us), for the keep-alive: whole milliseconds, a
+   * small integer that needs no heap number per connection.
+   */
+  private lastActivity = Math.trunc(performance.now());
   /** A ping that arrived while the socket was full: answered (only the latest) once it drains. */
   private pendingPong: Buffer | undefined;
   /** Holds on the answer to the peer's close (deferrals of the application). */
@@ -122,7 +127,6 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     this.sink = sink;
     this.events = events;
     this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
-    this.output = new FrameOutput(socket, options.role === 'client', this.meter);
     this.session = new WebSocketSession(
       {
         role: options.role,
@@ -151,6 +155,14 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     } else if (head.length > 0) {
       this.receive(head);
     }
+  }
+
+  get meter(): BandwidthMeter {
+    return (this.meterMade ??= new BandwidthMeter());
+  }
+
+  private get output(): FrameOutput {
+    return (this.frames ??= new FrameOutput(this.socket, this.session.role === 'client', this.meter));
   }
 
   private static of(socket: Duplex): WebSocketConnection {
@@ -205,7 +217,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     if (this.readingPaused) {
       // We are not reading, so no answer can be seen; the pings still go out (while the socket takes
       // them), and a peer that has vanished makes them fail in the end.
-      this.lastActivity = now;
+      this.lastActivity = Math.trunc(now);
       if (!this.output.needsDrain) this.session.ping(EMPTY);
       return;
     }
@@ -230,7 +242,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   // ---- receiving -------------------------------------------------------------------------------------
 
   private receive(chunk: Buffer): void {
-    this.lastActivity = performance.now();
+    this.lastActivity = Math.trunc(performance.now());
     this.meter.received(chunk.length);
     this.session.receive(chunk);
     this.sections?.flush();
@@ -426,7 +438,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   }
 
   private onDrain(): void {
-    this.output.drained();
+    this.frames?.drained();
     if (this.pendingPong !== undefined) {
       const payload = this.pendingPong;
       this.pendingPong = undefined;
@@ -442,7 +454,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   private cancelOutbound(error: WebSocketError): void {
     for (const waiting of this.wireQueue?.splice(0) ?? []) waiting.refuse(error);
     this.wireOwner = undefined;
-    this.output.failWaiters(error);
+    this.frames?.failWaiters(error);
   }
 
   // ---- closing -------------------------------------------------------------------------------------------

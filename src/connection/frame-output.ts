@@ -42,9 +42,13 @@ export class FrameOutput {
   private takeWaiters: Set<Waiter> | undefined;
   /** Frames written in one tick go out together: the socket is corked until the next tick. */
   private corked = false;
+  /** Bytes of this tick's frames, counted by the meter once, when they go out. */
+  private tickBytes = 0;
 
   private static readonly uncork = (output: FrameOutput): void => {
     output.corked = false;
+    output.meter.sent(output.tickBytes);
+    output.tickBytes = 0;
     output.socket.uncork();
   };
 
@@ -106,7 +110,7 @@ export class FrameOutput {
         });
       });
     }
-    this.meter.sent(frameLength);
+    this.tickBytes += frameLength;
     if (this.socket.writableNeedDrain) this.meter.sendLimited();
     return taken;
   }
