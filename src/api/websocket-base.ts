@@ -181,13 +181,8 @@ export abstract class WebSocketBase extends EventEmitter {
   private static readonly EventsOf = class implements ConnectionEvents {
     constructor(private readonly socket: WebSocketBase) {}
 
-    closeReceived(frame: CloseFrame): void {
-      const connection = this.socket.connection;
-      if (connection === undefined) return;
-      this.socket.emit(
-        'closeReceived',
-        new WebSocketCloseReceivedEventArgs(frame, () => connection.holdCloseAnswer()),
-      );
+    closeReceived(frame: CloseFrame, hold: () => () => void): void {
+      this.socket.emit('closeReceived', new WebSocketCloseReceivedEventArgs(frame, hold));
     }
 
     closed(info: CloseInfo): void {

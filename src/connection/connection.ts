@@ -50,10 +50,10 @@ export type CloseInfo = CloseFrame;
 export interface ConnectionEvents {
   /**
    * The peer's close frame arrived. The answer waits, at most for the close timeout, until every hold
-   * taken (holdCloseAnswer) is released and no outgoing message owns the wire; a close() before that
-   * is the answer.
+   * taken (`hold()`, which returns its release) is released and no outgoing message owns the wire; a
+   * close() before that is the answer.
    */
-  closeReceived(frame: CloseFrame): void;
+  closeReceived(frame: CloseFrame, hold: () => () => void): void;
   /** Once, when the socket is gone: the peer's close code, ours after a failure, or 1006. */
   closed(info: CloseInfo): void;
 }
@@ -291,7 +291,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
       this.endTransportIfDue();
       return;
     }
-    this.events.closeReceived(frame);
+    this.events.closeReceived(frame, () => this.holdCloseAnswer());
     // Bounds how long the application may take to answer.
     this.armCloseTimer();
     // Messages that arrived with the close frame reach the application asynchronously: give it a turn
