@@ -51,7 +51,7 @@ export function byPaths(reports: readonly BenchReport[]): { readme: BenchReport[
 }
 
 /** Rows in these units are better when lower (memory, time); all others when higher. */
-const LOWER_IS_BETTER = new Set(['MiB', 'KiB', 'B', 'µs', 'ms']);
+const LOWER_IS_BETTER = new Set(['MiB', 'KiB', 'B', 'µs', 'ms', 's']);
 
 export function lowerIsBetter(unit: string): boolean {
   return LOWER_IS_BETTER.has(unit);
@@ -105,8 +105,8 @@ export function benchmarksMarkdown(
       'run: in each benchmark the contenders take turns (interleaved rounds, the order rotated every ' +
       'round), each transfer between a client process and a server process of its own; a cell is the ' +
       'median of the rounds given in the notes. Ratios are ours ÷ the other contender: above 1× ours is ' +
-      'faster, except in rows of MiB, KiB and µs (memory, latency), where lower is better and below 1× ' +
-      'favours ours.',
+      'faster, except in rows of MiB, KiB, µs and s (memory, latency, CPU time), where lower is better ' +
+      'and below 1× favours ours.',
     '',
     `![ours ÷ ws + bufferutil per workload](benchmarks.svg)`,
     '',
