@@ -27,8 +27,31 @@ export function inColumnOrder(reports: readonly BenchReport[]): BenchReport[] {
   }));
 }
 
+/**
+ * Whether a row measures the code the README teaches (pipeline() into a socket's stream, for await and
+ * readAsync over one, messageReceived, messages() and openMessage()), rather than a tuned path, a
+ * micro-benchmark or a server's footprint.
+ */
+function isReadmePath(bench: string, workload: string): boolean {
+  if (bench === 'transfer') return workload.startsWith('README paths');
+  if (bench === 'messages') return workload.includes(' via ');
+  return bench === 'huge-message';
+}
+
+/** The rows split in two lists of reports: the README paths first, then every other row. */
+export function byPaths(reports: readonly BenchReport[]): { readme: BenchReport[]; rest: BenchReport[] } {
+  const pick = (readme: boolean): BenchReport[] =>
+    reports
+      .map((report) => ({
+        ...report,
+        rows: report.rows.filter((row) => isReadmePath(report.bench, row.workload) === readme),
+      }))
+      .filter((report) => report.rows.length > 0);
+  return { readme: pick(true), rest: pick(false) };
+}
+
 /** Rows in these units are better when lower (memory, time); all others when higher. */
-const LOWER_IS_BETTER = new Set(['MiB', 'KiB', 'B', 'µs', 'ms']);
+const LOWER_IS_BETTER = new Set(['MiB', 'KiB', 'B', 'µs', 'ms', 's']);
 
 export function lowerIsBetter(unit: string): boolean {
   return LOWER_IS_BETTER.has(unit);
@@ -56,7 +79,8 @@ export async function writeBenchmarkDocs(
   const svgFile = fileURLToPath(new URL('benchmarks.svg', docsDir));
   const markdown = await prettify(benchmarksMarkdown(reports, date, options), markdownFile);
   await writeFile(markdownFile, markdown);
-  await writeFile(svgFile, ratioChart(reports, date));
+  const { readme, rest } = byPaths(reports);
+  await writeFile(svgFile, ratioChart([...readme, ...rest], date));
   return [markdownFile, svgFile];
 }
 
@@ -81,13 +105,12 @@ export function benchmarksMarkdown(
       'run: in each benchmark the contenders take turns (interleaved rounds, the order rotated every ' +
       'round), each transfer between a client process and a server process of its own; a cell is the ' +
       'median of the rounds given in the notes. Ratios are ours ÷ the other contender: above 1× ours is ' +
-      'faster, except in rows of MiB, KiB and µs (memory, latency), where lower is better and below 1× ' +
-      'favours ours.',
+      'faster, except in rows of MiB, KiB, µs and s (memory, latency, CPU time), where lower is better ' +
+      'and below 1× favours ours.',
     '',
     `![ours ÷ ws + bufferutil per workload](benchmarks.svg)`,
     '',
-    comparisonTable(inColumnOrder(reports)),
-    '',
+    ...pathTables(reports, '##'),
   ];
   if (options.failed !== undefined && options.failed.length > 0) {
     lines.push(`Failed in this run (not in the table): ${options.failed.join(', ')}.`, '');
@@ -119,6 +142,36 @@ export function benchmarksMarkdown(
   const environments = [...new Set(reports.map((report) => report.environment))];
   lines.push(`Environment as each bench saw it: ${environments.join('; ')}.`, '');
   return lines.join('\n');
+}
+
+/** The README-path rows, then the others, each table under a heading of the given level. */
+export function pathTables(reports: readonly BenchReport[], heading: string): string[] {
+  const { readme, rest } = byPaths(inColumnOrder(reports));
+  const lines: string[] = [];
+  if (readme.length > 0) {
+    lines.push(
+      `${heading} The README paths`,
+      '',
+      'The code the README teaches, as its users write it: `pipeline()` into `outputStream` and ' +
+        '`openMessage()`, `for await` and `readAsync` over `inputStream`, `messageReceived` and ' +
+        '`messages()`; ws as its users write it (`send()` with a `bufferedAmount` check, `on(' +
+        "'message')`).",
+      '',
+      comparisonTable(readme),
+      '',
+    );
+  }
+  if (rest.length > 0) {
+    lines.push(
+      `${heading} Fast paths, micro-benchmarks and footprint`,
+      '',
+      'Awaited `writeAsync` and `data` listeners, masking and parsing alone, idle connections, a soak.',
+      '',
+      comparisonTable(rest),
+      '',
+    );
+  }
+  return lines;
 }
 
 /** Formats Markdown the way the repository's prettier config does, so that `npm run lint` passes. */

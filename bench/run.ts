@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { runBenchChild } from './lib/child.js';
-import { formatReports, type BenchReport } from './lib/report.js';
-import { inColumnOrder, writeBenchmarkDocs } from './report-docs.js';
+import type { BenchReport } from './lib/report.js';
+import { pathTables, writeBenchmarkDocs } from './report-docs.js';
 import { checkTargets, targetsTable } from './targets.js';
 
 interface BenchEntry {
@@ -28,19 +28,19 @@ const BENCHES: readonly BenchEntry[] = [
     name: 'transfer',
     file: 'transfer.js',
     description: 'process to process over 127.0.0.1, MB/s and peak RSS',
-    timeoutMs: 900_000,
+    timeoutMs: 3_600_000,
   },
   {
     name: 'messages',
     file: 'messages.js',
     description: '64-byte messages one way and echoed, k msg/s and round-trip µs',
-    timeoutMs: 600_000,
+    timeoutMs: 1_800_000,
   },
   {
     name: 'huge-message',
     file: 'huge-message.js',
     description: 'ONE 8 GiB message each way (ours, raw TCP), SHA-256 on both sides, MB/s and peak RSS',
-    timeoutMs: 600_000,
+    timeoutMs: 1_800_000,
   },
   {
     name: 'idle',
@@ -103,14 +103,27 @@ for (const bench of selected) {
   }
 }
 
+/** How each bench measures: its title, rounds and notes. */
+function notes(all: readonly BenchReport[]): string {
+  return all
+    .map((report) =>
+      [
+        `${report.bench} (${report.title}): medians of ${String(report.rounds)} interleaved rounds.`,
+        ...report.notes.map((note) => `- ${note}`),
+      ].join('\n'),
+    )
+    .join('\n\n');
+}
+
 const targets = checkTargets(reports);
 if (reports.length > 0) {
   const measured = targets.filter((target) => target.met !== undefined);
   process.stdout.write(
     values.json
       ? `${JSON.stringify({ reports, targets }, null, 2)}\n`
-      : `\n${formatReports(inColumnOrder(reports))}\n` +
-          (measured.length > 0 ? `\nTargets (issue 16):\n\n${targetsTable(measured)}\n` : ''),
+      : `\nEnvironment: ${reports[0]?.environment ?? ''}\n\n${pathTables(reports, '##').join('\n')}\n` +
+          `${notes(reports)}\n` +
+          (measured.length > 0 ? `\n## Targets (issue 16)\n\n${targetsTable(measured)}\n` : ''),
   );
 }
 

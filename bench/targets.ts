@@ -109,7 +109,7 @@ export const TARGETS: readonly Target[] = [
 ];
 
 /** Parts of a row's name that only some rows have: a target asks for them explicitly. */
-const SPECIAL_ROWS = [': peak RSS', ': round trip'];
+const SPECIAL_ROWS = [': peak RSS', ': round trip', ': CPU time'];
 
 function findRow(reports: readonly BenchReport[], target: Target): ReportRow | undefined {
   const report = reports.find((candidate) => candidate.bench === target.bench);

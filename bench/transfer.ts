@@ -256,6 +256,8 @@ interface TransferResult {
   /** "1.23 s (0.45 user)": CPU time of each side. */
   clientCpu: string;
   serverCpu: string;
+  /** CPU seconds of both processes together. */
+  cpuSeconds: number;
 }
 
 interface ParentOptions {
@@ -321,6 +323,10 @@ function transfer(
       serverRss: serverRss.maxRssBytes,
       clientCpu: cpuTime(clientRss),
       serverCpu: cpuTime(serverRss),
+      cpuSeconds: [clientRss, serverRss].reduce(
+        (sum, side) => sum + side.userSeconds + side.systemSeconds,
+        0,
+      ),
     };
   });
 }
@@ -332,6 +338,10 @@ function cpuTime(usage: { userSeconds: number; systemSeconds: number }): string 
 
 function sizeLabel(mebibytes: number): string {
   return mebibytes % 1024 === 0 ? `${String(mebibytes / 1024)} GiB` : `${String(mebibytes)} MiB`;
+}
+
+function cpuRow(workload: Workload): string {
+  return `${workload.name}: CPU time, both sides`;
 }
 
 function rssRow(workload: Workload, role: Role): string {
@@ -415,6 +425,9 @@ function notes(size: string, elapsed: number): string[] {
       'take more), ws `await new Promise((r) => ws.send(chunk, r))` (resolves once the socket has ' +
       "written the frame), raw TCP socket.write() and 'drain'. Ours reads the server's or client's " +
       "inputStream ('data' events), ws its 'message' events, raw TCP 'data' events.",
+    'CPU time = user + system seconds of the client and the server process together, from connected ' +
+      'until the end (process.cpuUsage()): what a transfer costs, steadier than MB/s on a shared machine ' +
+      '(fewer cycles for the others), though page faults of the receiver count in it (see the README).',
     'Receivers count bytes (ws: also messages) and check the totals; nothing is hashed (the ' +
       'huge-message bench hashes).',
     'Peak RSS = process.resourceUsage().maxRSS of each process (Node itself is about 40–50 MiB of ' +
@@ -450,6 +463,7 @@ async function runParent(options: ParentOptions): Promise<void> {
 
   const throughput: Samples = new Map();
   const rss: Samples = new Map();
+  const cpu: Samples = new Map();
   // As lib/harness.ts runs its cases: workloads in order, contenders rotated by the round number.
   for (let round = -options.warmup; round < options.rounds; round++) {
     for (const workload of workloads) {
@@ -468,6 +482,7 @@ async function runParent(options: ParentOptions): Promise<void> {
         }
         if (round < 0) continue;
         record(throughput, workload.name, contender.id, rate);
+        record(cpu, cpuRow(workload), contender.id, result.cpuSeconds);
         record(rss, rssRow(workload, 'client'), contender.id, result.clientRss);
         record(rss, rssRow(workload, 'server'), contender.id, result.serverRss);
       }
@@ -489,6 +504,7 @@ async function runParent(options: ParentOptions): Promise<void> {
         'MB/s',
         1e6,
       ),
+      ...buildRows(cpu, workloads.map(cpuRow), contenders, 's', 1),
       ...buildRows(
         rss,
         workloads.flatMap((workload) => [rssRow(workload, 'client'), rssRow(workload, 'server')]),
@@ -514,6 +530,10 @@ async function runParent(options: ParentOptions): Promise<void> {
     'Throughput (higher is better):',
     '',
     comparisonTable([subset('MB/s')]),
+    '',
+    'CPU time of both processes (lower is better):',
+    '',
+    comparisonTable([subset('s')]),
     '',
     'Peak RSS of each process (lower is better):',
     '',
@@ -547,7 +567,7 @@ if (values.child !== undefined) {
 } else {
   await runParent({
     json: values.json,
-    rounds: positiveInteger(values.rounds, '--rounds', 2),
+    rounds: positiveInteger(values.rounds, '--rounds', 5),
     warmup: positiveInteger(values.warmup, '--warmup', 0, true),
     sizeMiB: positiveInteger(values['size-mib'], '--size-mib', 1024),
     only: values.only,

@@ -21,7 +21,8 @@ export class WebSocketInformation {
   private local: string | null = null;
   private chosenProtocol: string | null = null;
   private agreedExtensions = '';
-  private meter: BandwidthMeter | undefined;
+  /** The connection's meter, asked for only when read (an idle connection has none). */
+  private metered: { readonly meter: BandwidthMeter } | undefined;
   private certificate: ServerCertificateReport | undefined;
 
   /** The local IP address of the connection; null before connect. */
@@ -41,16 +42,16 @@ export class WebSocketInformation {
 
   /** Throughput measured from the bytes this socket moved over the last second. */
   get bandwidthStatistics(): BandwidthStatistics {
-    return this.meter?.statistics() ?? { ...NO_STATISTICS };
+    return this.metered?.meter.statistics() ?? { ...NO_STATISTICS };
   }
 
   /** Payload and frame bytes received and sent so far (a Node addition). */
   get bytesReceived(): number {
-    return this.meter?.bytesReceived ?? 0;
+    return this.metered?.meter.bytesReceived ?? 0;
   }
 
   get bytesSent(): number {
-    return this.meter?.bytesSent ?? 0;
+    return this.metered?.meter.bytesSent ?? 0;
   }
 
   /** The server's certificate after a wss: connect; null otherwise. */
@@ -77,13 +78,13 @@ export class WebSocketInformation {
     localAddress: string | undefined,
     protocol: string | null,
     extensions: string,
-    meter: BandwidthMeter,
+    metered: { readonly meter: BandwidthMeter },
     certificate?: ServerCertificateReport,
   ): void {
     this.local = localAddress ?? null;
     this.chosenProtocol = protocol ?? '';
     this.agreedExtensions = extensions;
-    this.meter = meter;
+    this.metered = metered;
     this.certificate = certificate;
   }
 }

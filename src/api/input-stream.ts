@@ -23,8 +23,7 @@ export type InputStreamOptions = (typeof InputStreamOptions)[keyof typeof InputS
 /** Default high-water mark: how much received payload may wait for the application. */
 export const INPUT_HIGH_WATER_MARK = DEFAULT_HIGH_WATER_MARK;
 
-// The socket feeds it as its IncomingSink (checked where it is bound). Those members are left out of the
-// published types, so the class does not declare `implements`: the .d.ts could not honour it.
+// The socket's DeferredInput feeds it (the members marked internal are left out of the published types).
 export class InputStream extends SectionReadable {
   private control: ReadControl | undefined;
 
@@ -34,28 +33,17 @@ export class InputStream extends SectionReadable {
     });
   }
 
-  /** @internal The connection's side of the stream (IncomingSink), from here to finish(). */
+  /** @internal The connection this stream stops and resumes reading from. */
   attach(control: ReadControl): void {
     this.control = control;
   }
 
-  /** @internal */
-  messageStart(): void {
-    // Message boundaries are not part of a byte stream.
-  }
-
-  /** @internal */
+  /** @internal A received section; false: stop reading the socket for now. */
   messageData(section: Buffer): boolean {
     return this.pushSection(section);
   }
 
-  /** @internal */
-  messageEnd(): boolean {
-    // As above: the byte stream's own watermarks govern.
-    return true;
-  }
-
-  /** @internal */
+  /** @internal No more data: a clean end (undefined) or why reading failed. */
   finish(error: WebSocketError | undefined): void {
     this.endSections(error);
   }
@@ -74,38 +62,13 @@ export class InputStream extends SectionReadable {
       throw invalidArgument(`count must be an integer from 0 to the buffer's length (${buffer.length})`);
     }
     const target = Buffer.from(buffer.buffer, buffer.byteOffset, count);
-    let filled = 0;
-    while (filled < count) {
-      // read() without a size hands over one section and never raises the high-water mark.
-      const section = this.read() as Buffer | null;
-      if (section === null) {
-        if (filled > 0 && options !== InputStreamOptions.None) break;
-        if (!(await this.whenReadable())) break;
-        continue;
-      }
-      const take = Math.min(section.length, count - filled);
-      target.set(take === section.length ? section : section.subarray(0, take), filled);
-      filled += take;
-      if (take < section.length) this.unshift(section.subarray(take));
+    let filled = this.copyReceived(target);
+    while (filled < count && (filled === 0 || options === InputStreamOptions.None)) {
+      if (this.errored !== null) throw this.errored;
+      if (this.isOver) break;
+      await this.whenSectionArrives();
+      filled += this.copyReceived(target.subarray(filled));
     }
     return target.subarray(0, filled);
-  }
-
-  /** Waits until a section can be read (true) or the stream has ended (false); throws its error. */
-  private whenReadable(): Promise<boolean> {
-    if (this.errored !== null) return Promise.reject(this.errored);
-    if (this.readableEnded || this.destroyed) return Promise.resolve(false);
-    return new Promise((resolve, reject) => {
-      const settle = (): void => {
-        this.off('readable', settle);
-        this.off('end', settle);
-        this.off('close', settle);
-        if (this.errored !== null) reject(this.errored);
-        else resolve(!this.readableEnded && !this.destroyed);
-      };
-      this.on('readable', settle);
-      this.on('end', settle);
-      this.on('close', settle);
-    });
   }
 }

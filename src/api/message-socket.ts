@@ -22,6 +22,7 @@ import { opcodeOf, SocketMessageType } from '../protocol/opcodes.js';
 import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
 import { MessageWebSocketReceiveMode } from './enums.js';
 import { MessageWebSocketMessageReceivedEventArgs } from './message-received-event-args.js';
+import { DeferredOutput } from './deferred-streams.js';
 import { MessageOutputStream } from './message-output-stream.js';
 import type { MessageMaker } from './output-stream.js';
 import { WebSocketBase, type UpgradedSocket, type CloseReceivedHandler } from './websocket-base.js';
@@ -58,9 +59,7 @@ const EMPTY = Buffer.alloc(0);
 export const DEFAULT_WHOLE_MESSAGE_LIMIT = 16 * 1024 * 1024;
 
 export abstract class MessageSocket extends WebSocketBase {
-  /** Each write is sent as one whole message, of the type it chooses or else of control.messageType. */
-  readonly outputStream = new MessageOutputStream();
-
+  private readonly output = new DeferredOutput(() => new MessageOutputStream());
   private readonly queue = new IncomingMessageQueue();
   private consumer: 'messageReceived' | 'messages()' | undefined;
   private pumping = false;
@@ -72,9 +71,13 @@ export abstract class MessageSocket extends WebSocketBase {
   private fragmented:
     { message: OutgoingMessage; type: SocketMessageType; utf8: Utf8Validator | undefined } | undefined;
 
+  /** Each write is sent as one whole message, of the type it chooses or else of control.messageType. */
+  get outputStream(): MessageOutputStream {
+    return this.output.stream;
+  }
+
   constructor() {
     super();
-    this.outputStream.on('error', ignore);
     this.on('newListener', (event: string | symbol) => {
       if (event !== 'messageReceived' || this.pumping) return;
       this.claim('messageReceived');
@@ -94,16 +97,18 @@ export abstract class MessageSocket extends WebSocketBase {
     const limit = options.maxMessageSize ?? Infinity;
     this.queue.limitWholeMessages(limit === Infinity ? DEFAULT_WHOLE_MESSAGE_LIMIT : limit);
     const connection = this.bindConnection(opened, this.queue, options);
-    this.outputStream.bind(
-      (messageType) => this.wholeMessageMaker(connection, messageType),
-      () => this.flushRefusal(),
-      () => connection.endOutput(),
-    );
+    this.output.bind((stream) => {
+      stream.bind(
+        (messageType) => this.wholeMessageMaker(connection, messageType),
+        () => this.flushRefusal(),
+        () => connection.endOutput(),
+      );
+    });
   }
 
   protected override failStreams(error: WebSocketError): void {
     this.queue.finish(error);
-    this.outputStream.destroy(error);
+    this.output.fail(error);
   }
 
   /**
@@ -210,12 +215,33 @@ export abstract class MessageSocket extends WebSocketBase {
     this.consumer = consumer;
   }
 
-  private async *iterateMessages(): AsyncGenerator<WebSocketIncomingMessage> {
-    for (;;) {
-      const message = await this.queue.next();
-      if (message === null) return;
-      yield message;
-    }
+  /** The queue's messages as an iterator: one promise per message (a generator would add two more). */
+  private iterateMessages(): AsyncIterableIterator<WebSocketIncomingMessage> {
+    const queue = this.queue;
+    const end: IteratorReturnResult<undefined> = { value: undefined, done: true };
+    let over = false;
+    const iterator: AsyncIterableIterator<WebSocketIncomingMessage> = {
+      next: () => {
+        if (over) return Promise.resolve(end);
+        return queue.next().then(
+          (message): IteratorResult<WebSocketIncomingMessage, undefined> => {
+            if (message !== null) return { value: message, done: false };
+            over = true;
+            return end;
+          },
+          (error: unknown) => {
+            over = true;
+            throw error;
+          },
+        );
+      },
+      return: () => {
+        over = true;
+        return Promise.resolve(end);
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   /**
@@ -226,7 +252,8 @@ export abstract class MessageSocket extends WebSocketBase {
     for (;;) {
       let message: WebSocketIncomingMessage | WholeMessage | null;
       try {
-        message = this.held ?? (await this.takeNext());
+        // Complete messages already waiting are taken at once: no promise per message.
+        message = this.held ?? this.takeReadyWhole() ?? (await this.takeNext());
       } catch (error) {
         // WinRT raises the event for a message that could not be received; its getters throw. Once: a
         // message cut short by the failure has raised it already.
@@ -259,6 +286,12 @@ export abstract class MessageSocket extends WebSocketBase {
   }
 
   /** Full mode takes each message whole; partial mode as a stream of its sections. */
+  /** In full mode, the next message if it is waiting complete; else undefined. */
+  private takeReadyWhole(): WholeMessage | undefined {
+    if (this.messageSettings.receiveMode === MessageWebSocketReceiveMode.PartialMessage) return undefined;
+    return this.queue.takeCompleteWhole();
+  }
+
   private takeNext(): Promise<WebSocketIncomingMessage | WholeMessage | null> {
     return this.messageSettings.receiveMode === MessageWebSocketReceiveMode.PartialMessage
       ? this.queue.next()

@@ -2,7 +2,9 @@
 // is sent as one whole message, and a write completes once the socket can take more (backpressure).
 // end() means "nothing more to send": once everything written is out, the closing handshake starts with
 // 1000 while reading goes on until the peer's close, so pipeline(source, outputStream) ends the
-// connection cleanly when the source is done.
+// connection cleanly when the source is done. The Writable buffers up to OUTPUT_HIGH_WATER_MARK bytes of
+// writes (by reference, as any Writable: the caller has a buffer back when its write's callback runs), so
+// that pipeline() goes on while a write is in flight, and the writes that gathered go out together.
 
 import { Buffer } from 'node:buffer';
 import { Writable } from 'node:stream';
@@ -28,6 +30,9 @@ export type FlushRefusal = () => WebSocketError | undefined;
 /** Starts the closing handshake once everything written is out; settles when the close frame is. */
 export type OutputEnder = () => Promise<void>;
 
+/** Bytes of writes the Writable holds before write() returns false (the socket's own buffer comes after). */
+export const OUTPUT_HIGH_WATER_MARK = 256 * 1024;
+
 type WriteCallback = (error: Error | null | undefined) => void;
 
 export class OutputStream extends Writable {
@@ -41,7 +46,7 @@ export class OutputStream extends Writable {
   private directWrites = 0;
 
   constructor() {
-    super({ highWaterMark: 0, decodeStrings: true });
+    super({ highWaterMark: OUTPUT_HIGH_WATER_MARK, decodeStrings: true });
   }
 
   /** @internal Connects the stream to its socket. Until then a write fails: not connected yet. */
@@ -71,13 +76,41 @@ export class OutputStream extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    // end(chunk) queues its chunk without write(): its message is made now.
-    const message = (this.queuedMakers.shift() ?? this.makerFor(undefined))(chunk);
+    const message = this.nextQueuedMessage(chunk);
     if (typeof message !== 'function') {
       callback(message);
       return;
     }
-    message().then(
+    this.settleWhenSent(message(), callback);
+  }
+
+  /** The writes that gathered while one was in flight: sent one after the other in this tick. */
+  override _writev(
+    chunks: { chunk: Buffer; encoding: BufferEncoding }[],
+    callback: (error?: Error | null) => void,
+  ): void {
+    const sent: Promise<void>[] = [];
+    for (const { chunk } of chunks) {
+      const message = this.nextQueuedMessage(chunk);
+      if (typeof message !== 'function') {
+        // The ones before it go out; this one fails the stream, as it would written alone.
+        sent.push(Promise.reject(message));
+        this.queuedMakers.length = 0;
+        break;
+      }
+      sent.push(message());
+    }
+    this.settleWhenSent(Promise.all(sent), callback);
+  }
+
+  /** The message of the oldest write in the Writable's queue, as fixed when that write was made. */
+  private nextQueuedMessage(chunk: Buffer): PreparedMessage | WebSocketError {
+    // end(chunk) queues its chunk without write(): its message is made now.
+    return (this.queuedMakers.shift() ?? this.makerFor(undefined))(chunk);
+  }
+
+  private settleWhenSent(sent: Promise<unknown>, callback: (error?: Error | null) => void): void {
+    sent.then(
       () => {
         callback();
         this.settleFlushWaitersIfIdle();

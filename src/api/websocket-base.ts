@@ -1,6 +1,6 @@
 // What every socket of the family shares, client or server, stream or message: information, close(),
-// the 'closeReceived' and 'closed' events, async disposal, and the binding of an open connection to an
-// incoming sink.
+// the 'closeReceived' and 'closed' events, async disposal, the binding of an open connection to an
+// incoming sink, and the outputStream, made on first use (an idle connection does without it).
 
 /* eslint-disable @typescript-eslint/no-unsafe-declaration-merging -- the interface types the class's events, as @types/node does for its own emitters */
 
@@ -8,10 +8,20 @@ import { EventEmitter } from 'node:events';
 
 import type { ServerCertificateReport } from '../client/certificate-check.js';
 import type { IncomingSink } from '../connection/incoming-sink.js';
-import { WebSocketConnection, type CloseInfo, type ConnectionOptions } from '../connection/connection.js';
+import {
+  WebSocketConnection,
+  type CloseInfo,
+  type ConnectionEvents,
+  type ConnectionOptions,
+} from '../connection/connection.js';
 import type { UpgradedSocket as Upgraded } from '../connection/upgraded-socket.js';
 import { closedError, invalidArgument, operationCanceled, type WebSocketError } from '../errors.js';
-import { closeArgumentProblem, CloseCode, goAwayArgumentProblem } from '../protocol/close.js';
+import {
+  closeArgumentProblem,
+  CloseCode,
+  goAwayArgumentProblem,
+  type CloseFrame,
+} from '../protocol/close.js';
 import { WebSocketCloseReceivedEventArgs } from './close-received-event-args.js';
 import { WebSocketInformation } from './information.js';
 
@@ -120,17 +130,7 @@ export abstract class WebSocketBase extends EventEmitter {
       opened.socket,
       opened.head,
       sink,
-      {
-        closeReceived: (frame) => {
-          this.emit(
-            'closeReceived',
-            new WebSocketCloseReceivedEventArgs(frame, () => connection.holdCloseAnswer()),
-          );
-        },
-        closed: (info) => {
-          this.reportClosed(info);
-        },
-      },
+      new WebSocketBase.EventsOf(this),
       { ...options, perMessageDeflate: opened.deflate },
     );
     this.connection = connection;
@@ -138,7 +138,7 @@ export abstract class WebSocketBase extends EventEmitter {
       opened.socket.localAddress,
       opened.protocol,
       opened.extensions ?? '',
-      connection.meter,
+      connection,
       opened.certificate,
     );
     if (this.closeRequested !== undefined) {
@@ -172,6 +172,19 @@ export abstract class WebSocketBase extends EventEmitter {
 
   /** @internal Ends the streams of a socket that never connected. */
   protected abstract failStreams(error: WebSocketError): void;
+
+  /** The connection's events, raised on a socket (one small object: no closures per connection). */
+  private static readonly EventsOf = class implements ConnectionEvents {
+    constructor(private readonly socket: WebSocketBase) {}
+
+    closeReceived(frame: CloseFrame, hold: () => () => void): void {
+      this.socket.emit('closeReceived', new WebSocketCloseReceivedEventArgs(frame, hold));
+    }
+
+    closed(info: CloseInfo): void {
+      this.socket.reportClosed(info);
+    }
+  };
 
   /** @internal Hook for sockets that must also cancel work of their own (a pending connect). */
   protected onCloseRequested(): void {

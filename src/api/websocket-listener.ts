@@ -320,6 +320,8 @@ export class WebSocketListener<Mode extends WebSocketListenerMode = 'stream'> ex
         ? new ServerWebSocketStream(webSocket, this.messageStreams)
         : webSocket
     ) as ServerSocketOf<Mode>;
+    // The connection listens for the socket's errors now.
+    socket.off('error', ignore);
     this.connections.add(webSocket);
     admit(this.open, handedOut);
     webSocket.once('closed', () => {

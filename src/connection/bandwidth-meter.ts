@@ -18,7 +18,7 @@ const FULL_READ_BYTES = 65536;
 
 /** Bytes per 100 ms slot over the last second, in one direction. */
 class DirectionMeter {
-  /** Made at the first byte: an idle connection should cost little. */
+  /** Made at the first byte. */
   private slots: Float64Array | undefined;
   private slotStart = 0;
   private lastPeak = -Infinity;
@@ -63,37 +63,39 @@ class DirectionMeter {
   }
 }
 
+/** Each direction is made at its first byte: an idle connection should cost little. */
 export class BandwidthMeter {
-  private readonly inbound = new DirectionMeter();
-  private readonly outbound = new DirectionMeter();
+  private inbound: DirectionMeter | undefined;
+  private outbound: DirectionMeter | undefined;
 
   get bytesReceived(): number {
-    return this.inbound.total;
+    return this.inbound?.total ?? 0;
   }
 
   get bytesSent(): number {
-    return this.outbound.total;
+    return this.outbound?.total ?? 0;
   }
 
   received(bytes: number): void {
     const now = performance.now();
-    this.inbound.add(bytes, now);
-    if (bytes >= FULL_READ_BYTES) this.inbound.markPeak(now);
+    const inbound = (this.inbound ??= new DirectionMeter());
+    inbound.add(bytes, now);
+    if (bytes >= FULL_READ_BYTES) inbound.markPeak(now);
   }
 
   sent(bytes: number): void {
-    this.outbound.add(bytes, performance.now());
+    (this.outbound ??= new DirectionMeter()).add(bytes, performance.now());
   }
 
   /** The socket's buffer filled: the network, not the application, is the limit. */
   sendLimited(): void {
-    this.outbound.markPeak(performance.now());
+    (this.outbound ??= new DirectionMeter()).markPeak(performance.now());
   }
 
   statistics(): BandwidthStatistics {
     const now = performance.now();
-    const inbound = this.inbound.rate(now);
-    const outbound = this.outbound.rate(now);
+    const inbound = (this.inbound ??= new DirectionMeter()).rate(now);
+    const outbound = (this.outbound ??= new DirectionMeter()).rate(now);
     return {
       outboundBitsPerSecond: outbound.bitsPerSecond,
       inboundBitsPerSecond: inbound.bitsPerSecond,

@@ -28,7 +28,7 @@ import { WebSocketSession, type SessionHandler } from '../protocol/session.js';
 import { BandwidthMeter } from './bandwidth-meter.js';
 import { FrameOutput, MASKED_FRAME_LIMIT } from './frame-output.js';
 import type { IncomingSink, ReadControl } from './incoming-sink.js';
-import { onKeepAliveTick } from './keep-alive-clock.js';
+import { startKeepAliveTicks, stopKeepAliveTicks, type KeepAliveSubscriber } from './keep-alive-clock.js';
 import { MessageDeflater } from './message-deflater.js';
 import { MessageInflater } from './message-inflater.js';
 import { OutgoingMessage, type FrameSender } from './outgoing-message.js';
@@ -63,10 +63,10 @@ export type CloseInfo = CloseFrame;
 export interface ConnectionEvents {
   /**
    * The peer's close frame arrived. The answer waits, at most for the close timeout, until every hold
-   * taken (holdCloseAnswer) is released and no outgoing message owns the wire; a close() before that
-   * is the answer.
+   * taken (`hold()`, which returns its release) is released and no outgoing message owns the wire; a
+   * close() before that is the answer.
    */
-  closeReceived(frame: CloseFrame): void;
+  closeReceived(frame: CloseFrame, hold: () => () => void): void;
   /** Once, when the socket is gone: the peer's close code, ours after a failure, or 1006. */
   closed(info: CloseInfo): void;
 }
@@ -76,13 +76,18 @@ const DEFAULT_KEEP_ALIVE_TIMEOUT = 30_000;
 const EMPTY = Buffer.alloc(0);
 const RESOLVED = Promise.resolve();
 
-export class WebSocketConnection implements SessionHandler, FrameSender, ReadControl {
-  readonly meter = new BandwidthMeter();
+/** The connection a socket drives: its listeners are shared by all sockets, not closures of each. */
+const CONNECTION = Symbol('connection');
+type DrivenSocket = Duplex & { [CONNECTION]?: WebSocketConnection };
+
+export class WebSocketConnection implements SessionHandler, FrameSender, ReadControl, KeepAliveSubscriber {
+  /** Made when first asked for (information.bandwidthStatistics, or the first byte moved). */
+  private meterMade: BandwidthMeter | undefined;
   private readonly session: WebSocketSession<Promise<void> | undefined>;
-  private readonly output: FrameOutput;
-  private readonly sections = new SectionBatcher((section) => {
-    this.deliver(section);
-  });
+  /** The frame writer, made at the first frame: an idle connection does without it. */
+  private frames: FrameOutput | undefined;
+  /** Made at the first payload: an idle connection does without it. */
+  private sections: SectionBatcher | undefined;
 
   private readonly socket: Duplex;
   private readonly sink: IncomingSink;
@@ -110,7 +115,10 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   private finished = false;
   private closeTimer: NodeJS.Timeout | undefined;
   private pongTimer: NodeJS.Timeout | undefined;
-  private stopKeepAlive: (() => void) | undefined;
+  /** Keep-alive's judgement of the peer (made when keep-alive is on), its interval and timeout in ms. */
+  private liveness: PeerLiveness | undefined;
+  private keepAliveInterval = 0;
+  private keepAliveTimeout = 0;
   /** Input arrived since the last keep-alive tick. */
   private inputHeard = false;
   /** The ping that a keep-alive tick is sending: told when the frame has left. */
@@ -129,11 +137,14 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   private closedByPeer = false;
 
   private wireOwner: OutgoingMessage | undefined;
-  private readonly wireQueue: {
-    message: OutgoingMessage;
-    grant: () => void;
-    refuse: (error: Error) => void;
-  }[] = [];
+  /** Messages waiting for the wire, made when the first one waits. */
+  private wireQueue:
+    | {
+        message: OutgoingMessage;
+        grant: () => void;
+        refuse: (error: Error) => void;
+      }[]
+    | undefined;
 
   constructor(
     socket: Duplex,
@@ -146,7 +157,6 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     this.sink = sink;
     this.events = events;
     this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
-    this.output = new FrameOutput(socket, options.role === 'client', this.meter);
     const deflate = options.perMessageDeflate;
     this.session = new WebSocketSession(
       {
@@ -155,7 +165,8 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
         ...(options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize }),
       },
       this,
-      (opcode, fin, payload, rsv1) => this.writeFrame(opcode, fin, payload, rsv1),
+      // Bound rather than an arrow: no closure context per connection.
+      this.writeFrame.bind(this),
     );
     this.compressionThreshold = deflate?.threshold ?? Infinity;
     if (deflate !== undefined) {
@@ -188,24 +199,14 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     }
     sink.attach(this);
 
-    socket.on('data', (chunk: Buffer) => {
-      this.receive(chunk);
-    });
-    socket.on('drain', () => {
-      this.onDrain();
-    });
-    socket.on('error', (error: Error) => {
-      // Any socket error ends the connection (1006). Node does not destroy a TLS socket
-      // after a bad record or a renegotiation attack (ERR_TLS_SESSION_ATTACK); left open, it hangs.
-      this.socketError ??= error;
-      this.socket.destroy();
-    });
-    socket.on('end', () => {
-      this.onPeerEnd();
-    });
-    socket.on('close', () => {
-      this.onSocketClosed();
-    });
+    (socket as DrivenSocket)[CONNECTION] = this;
+    /* eslint-disable @typescript-eslint/unbound-method -- the listeners take the socket as `this` */
+    socket.on('data', WebSocketConnection.onSocketData);
+    socket.on('drain', WebSocketConnection.onSocketDrain);
+    socket.on('error', WebSocketConnection.onSocketError);
+    socket.on('end', WebSocketConnection.onSocketEnd);
+    socket.on('close', WebSocketConnection.onSocketClose);
+    /* eslint-enable @typescript-eslint/unbound-method */
     this.startTimers(options);
     if (socket.destroyed) {
       // Reset before it reached us (a framework's async work came first): 'close' has been emitted already.
@@ -217,6 +218,42 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     }
   }
 
+  get meter(): BandwidthMeter {
+    return (this.meterMade ??= new BandwidthMeter());
+  }
+
+  private get output(): FrameOutput {
+    return (this.frames ??= new FrameOutput(this.socket, this.session.role === 'client', this.meter));
+  }
+
+  private static of(socket: Duplex): WebSocketConnection {
+    return (socket as DrivenSocket)[CONNECTION]!;
+  }
+
+  // The socket's listeners: one function each for all connections (found through the socket).
+  private static readonly onSocketData = function (this: Duplex, chunk: Buffer): void {
+    WebSocketConnection.of(this).receive(chunk);
+  };
+
+  private static readonly onSocketDrain = function (this: Duplex): void {
+    WebSocketConnection.of(this).onDrain();
+  };
+
+  private static readonly onSocketError = function (this: Duplex, error: Error): void {
+    // Any socket error ends the connection (1006). Node does not destroy a TLS socket
+    // after a bad record or a renegotiation attack (ERR_TLS_SESSION_ATTACK); left open, it hangs.
+    WebSocketConnection.of(this).socketError ??= error;
+    this.destroy();
+  };
+
+  private static readonly onSocketEnd = function (this: Duplex): void {
+    WebSocketConnection.of(this).onPeerEnd();
+  };
+
+  private static readonly onSocketClose = function (this: Duplex): void {
+    WebSocketConnection.of(this).onSocketClosed();
+  };
+
   private startTimers(options: ConnectionOptions): void {
     const pongInterval = options.unsolicitedPongInterval ?? 0;
     if (pongInterval > 0) {
@@ -225,31 +262,35 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
       }, pongInterval);
       this.pongTimer.unref();
     }
-    const keepAliveInterval = options.keepAliveInterval ?? 0;
-    if (keepAliveInterval > 0) {
-      const timeout = options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT;
-      const liveness = new PeerLiveness(keepAliveInterval, timeout, performance.now());
-      this.stopKeepAlive = onKeepAliveTick(keepAliveInterval, () => {
-        this.checkAlive(liveness, timeout);
-      });
+    this.keepAliveInterval = options.keepAliveInterval ?? 0;
+    if (this.keepAliveInterval > 0) {
+      this.keepAliveTimeout = options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT;
+      this.liveness = new PeerLiveness(this.keepAliveInterval, this.keepAliveTimeout, performance.now());
+      startKeepAliveTicks(this.keepAliveInterval, this);
     }
   }
 
-  /** Pings a quiet peer; drops one that neither answered nor took our data in time (half-open). */
-  private checkAlive(liveness: PeerLiveness, timeout: number): void {
-    if (this.session.closeSent !== undefined) return;
+  /**
+   * Each keep-alive interval: pings a quiet peer; drops one that neither answered nor took our data in
+   * time (half-open).
+   */
+  keepAliveTick(): void {
+    const liveness = this.liveness;
+    if (liveness === undefined || this.session.closeSent !== undefined) return;
     const now = performance.now();
     const action = liveness.tick(now, {
       heard: this.inputHeard,
       readingPaused: this.readingPaused || this.inputHeld,
-      passedOn: this.output.passedOn,
-      buffered: this.output.buffered,
-      congested: this.output.needsDrain,
+      passedOn: this.frames?.passedOn ?? 0,
+      buffered: this.frames?.buffered ?? 0,
+      congested: this.frames?.needsDrain ?? false,
     });
     this.inputHeard = false;
     if (action === 'dead') {
       this.destroy(
-        connectionLost(`the peer neither answered a ping within ${timeout} ms nor took any of our data`),
+        connectionLost(
+          `the peer neither answered a ping within ${this.keepAliveTimeout} ms nor took any of our data`,
+        ),
       );
     } else if (action === 'ping') {
       this.pingWritten = () => {
@@ -276,7 +317,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     this.inputHeard = true;
     this.meter.received(chunk.length);
     this.session.receive(chunk);
-    this.sections.flush();
+    this.sections?.flush();
   }
 
   resumeReading(): void {
@@ -305,7 +346,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     if (!this.inputHeld) return;
     this.inputHeld = false;
     this.session.resumeInput();
-    this.sections.flush();
+    this.sections?.flush();
     this.updateSocketFlow();
   }
 
@@ -326,9 +367,12 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     if (!this.inboundOpen) return;
     if (this.inflating) {
       if (!this.inflater!.write(section)) this.holdInput();
-    } else {
-      this.sections.add(section);
+      return;
     }
+    this.sections ??= new SectionBatcher((gathered) => {
+      this.deliver(gathered);
+    });
+    this.sections.add(section);
   }
 
   private deliver(section: Buffer): void {
@@ -353,7 +397,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
       this.inflater!.end();
       return;
     }
-    this.sections.flush();
+    this.sections?.flush();
     this.endMessage();
   }
 
@@ -362,7 +406,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   }
 
   onCloseReceived(frame: CloseFrame, midMessage: boolean): void {
-    this.sections.flush();
+    this.sections?.flush();
     this.finishInbound(
       midMessage ? peerClosed('a message was cut short', frame, WebErrorStatus.ConnectionAborted) : undefined,
     );
@@ -372,7 +416,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
       return;
     }
     this.closedByPeer = true;
-    this.events.closeReceived(frame);
+    this.events.closeReceived(frame, () => this.holdCloseAnswer());
     // Bounds how long the application may take to answer.
     this.armCloseTimer();
     // Messages that arrived with the close frame reach the application asynchronously: give it a turn
@@ -478,7 +522,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     // away. (A compressed one takes the wire while it is being deflated.)
     if (
       this.wireOwner === undefined &&
-      this.wireQueue.length === 0 &&
+      !this.wireQueue?.length &&
       payload.length <= MASKED_FRAME_LIMIT &&
       payload.length < this.compressionThreshold
     ) {
@@ -494,17 +538,17 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
       return RESOLVED;
     }
     return new Promise((grant, refuse) => {
-      this.wireQueue.push({ message, grant, refuse });
+      (this.wireQueue ??= []).push({ message, grant, refuse });
     });
   }
 
   releaseWire(message: OutgoingMessage): void {
     if (this.wireOwner !== message) {
-      const index = this.wireQueue.findIndex((waiting) => waiting.message === message);
-      if (index >= 0) this.wireQueue.splice(index, 1);
+      const index = this.wireQueue?.findIndex((waiting) => waiting.message === message) ?? -1;
+      if (index >= 0) this.wireQueue?.splice(index, 1);
       return;
     }
-    const next = this.wireQueue.shift();
+    const next = this.wireQueue?.shift();
     this.wireOwner = next?.message;
     next?.grant();
     if (this.wireOwner === undefined) this.sendWaitingClose();
@@ -588,7 +632,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   }
 
   private onDrain(): void {
-    this.output.drained();
+    this.frames?.drained();
     if (this.pendingPong !== undefined) {
       const payload = this.pendingPong;
       this.pendingPong = undefined;
@@ -608,10 +652,10 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
 
   /** Rejects every message waiting for the wire and every write waiting for drain. */
   private cancelOutbound(error: WebSocketError): void {
-    for (const waiting of this.wireQueue.splice(0)) waiting.refuse(error);
+    for (const waiting of this.wireQueue?.splice(0) ?? []) waiting.refuse(error);
     this.wireOwner = undefined;
     this.deflater?.close();
-    this.output.failWaiters(error);
+    this.frames?.failWaiters(error);
     this.settleEndWaiters(
       this.session.closeSent === undefined || this.failure !== undefined ? error : undefined,
     );
@@ -721,7 +765,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     this.finished = true;
     clearTimeout(this.closeTimer);
     clearInterval(this.pongTimer);
-    this.stopKeepAlive?.();
+    if (this.keepAliveInterval > 0) stopKeepAliveTicks(this.keepAliveInterval, this);
     const lost = connectionLost('the connection was lost without a closing handshake', this.socketError);
     this.finishInbound(this.failure ?? lost);
     // After a close frame arrived, writes still pending end for the reason any write would now.

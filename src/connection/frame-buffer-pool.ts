@@ -1,6 +1,8 @@
-// Reusable buffers for large masked frames. A fresh megabyte per frame costs page faults on first touch and
+// Reusable buffers for large masked frames. A fresh buffer per frame costs page faults on first touch and
 // leaves garbage for the collector (the RSS of a long upload grows with it); a buffer goes back to the pool
-// once the socket has written it. While the pool is empty, smaller frames get buffers of their own size.
+// once the socket has written it. Every buffer has the full size, whatever the frame, so that it can be
+// reused by any frame: a smaller frame touches (and keeps resident) only the pages it uses, and the same
+// few buffers, taken last-in first-out, stay in the CPU's cache.
 
 import { Buffer } from 'node:buffer';
 
@@ -14,15 +16,13 @@ export class FrameBufferPool {
     private readonly maxKept: number,
   ) {}
 
-  /** A buffer of at least `size` (≤ bufferSize) bytes, contents unspecified. */
-  take(size: number): Buffer {
-    const pooled = this.free.pop();
-    if (pooled !== undefined) return pooled;
-    return Buffer.allocUnsafeSlow(size > this.bufferSize / 2 ? this.bufferSize : size);
+  /** A buffer of bufferSize bytes, contents unspecified. */
+  take(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.bufferSize);
   }
 
   /** Takes back a buffer from take() that nothing reads any more. */
   give(buffer: Buffer): void {
-    if (buffer.length === this.bufferSize && this.free.length < this.maxKept) this.free.push(buffer);
+    if (this.free.length < this.maxKept) this.free.push(buffer);
   }
 }

@@ -37,16 +37,21 @@ interface Waiter {
 }
 
 export class FrameOutput {
-  private drainWaiters: Waiter[] = [];
-  /** Writes of callers' own buffers that the socket has not written out yet. */
-  private readonly takeWaiters = new Set<Waiter>();
+  private drainWaiters: Waiter[] | undefined;
+  /** Writes of callers' own buffers that the socket has not written out yet (made at the first). */
+  private takeWaiters: Set<Waiter> | undefined;
   /** Frames written in one tick go out together: the socket is corked until the next tick. */
   private corked = false;
   /** Bytes of every frame handed to the socket. */
   private written = 0;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
+  /** Bytes of this tick's frames, counted by the meter once, when they go out. */
+  private tickBytes = 0;
+
+  private static readonly uncork = (output: FrameOutput): void => {
+    output.corked = false;
+    output.meter.sent(output.tickBytes);
+    output.tickBytes = 0;
+    output.socket.uncork();
   };
 
   constructor(
@@ -87,13 +92,13 @@ export class FrameOutput {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      process.nextTick(this.uncork);
+      process.nextTick(FrameOutput.uncork, this);
     }
     const headerLength = frameHeaderLength(payload.length, maskKey !== undefined);
     const frameLength = headerLength + payload.length;
     let taken: Promise<void> | undefined;
     if (maskKey !== undefined && payload.length >= POOLED_FRAME_PAYLOAD) {
-      const buffer = maskedFrameBuffers.take(frameLength);
+      const buffer = maskedFrameBuffers.take();
       writeFrameHeader(buffer, 0, { fin, rsv1, opcode, payloadLength: payload.length, maskKey });
       maskInto(payload, buffer.subarray(headerLength, frameLength), maskKey);
       this.socket.write(buffer.subarray(0, frameLength), () => {
@@ -114,11 +119,12 @@ export class FrameOutput {
       const header = Buffer.allocUnsafe(headerLength);
       writeFrameHeader(header, 0, { fin, rsv1, opcode, payloadLength: payload.length });
       this.socket.write(header);
+      const takeWaiters = (this.takeWaiters ??= new Set());
       taken = new Promise((resolve, reject) => {
         const waiter = { resolve, reject };
-        this.takeWaiters.add(waiter);
+        takeWaiters.add(waiter);
         this.socket.write(payload, (error) => {
-          this.takeWaiters.delete(waiter);
+          takeWaiters.delete(waiter);
           onWritten?.();
           if (error === null || error === undefined) resolve();
           else reject(error);
@@ -126,7 +132,7 @@ export class FrameOutput {
       });
     }
     this.written += frameLength;
-    this.meter.sent(frameLength);
+    this.tickBytes += frameLength;
     if (this.socket.writableNeedDrain) this.meter.sendLimited();
     return taken;
   }
@@ -135,7 +141,7 @@ export class FrameOutput {
   whenDrained(): Promise<void> {
     if (!this.socket.writableNeedDrain) return RESOLVED;
     return new Promise((resolve, reject) => {
-      this.drainWaiters.push({ resolve, reject });
+      (this.drainWaiters ??= []).push({ resolve, reject });
     });
   }
 
@@ -147,13 +153,13 @@ export class FrameOutput {
   /** The connection is over for writers (closed, failed): every pending write fails with `error`. */
   failWaiters(error: Error): void {
     for (const waiter of this.takeDrainWaiters()) waiter.reject(error);
-    for (const waiter of this.takeWaiters) waiter.reject(error);
-    this.takeWaiters.clear();
+    for (const waiter of this.takeWaiters ?? []) waiter.reject(error);
+    this.takeWaiters?.clear();
   }
 
   private takeDrainWaiters(): Waiter[] {
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
+    const waiters = this.drainWaiters ?? [];
+    this.drainWaiters = undefined;
     return waiters;
   }
 }

@@ -1,35 +1,38 @@
 // One timer per keep-alive interval for every connection that uses it, instead of one timer each: ten
-// thousand idle connections cost ten thousand set entries, not ten thousand timers.
+// thousand idle connections cost ten thousand set entries, not ten thousand timers (nor a closure each).
 
-/** Something to do on every tick of its interval. */
-export type KeepAliveCheck = () => void;
+/** What the clock ticks for: a connection checking whether its peer is alive. */
+export interface KeepAliveSubscriber {
+  keepAliveTick(): void;
+}
 
 interface Clock {
   readonly timer: NodeJS.Timeout;
-  readonly checks: Set<KeepAliveCheck>;
+  readonly subscribers: Set<KeepAliveSubscriber>;
 }
 
 const clocks = new Map<number, Clock>();
 
-/** Runs check every intervalMs (the first time within one interval) until the returned function is called. */
-export function onKeepAliveTick(intervalMs: number, check: KeepAliveCheck): () => void {
+/** Calls subscriber.keepAliveTick() every intervalMs (the first time within one interval) until stopped. */
+export function startKeepAliveTicks(intervalMs: number, subscriber: KeepAliveSubscriber): void {
   let clock = clocks.get(intervalMs);
   if (clock === undefined) {
-    const checks = new Set<KeepAliveCheck>();
+    const subscribers = new Set<KeepAliveSubscriber>();
     const timer = setInterval(() => {
-      for (const each of checks) each();
+      for (const each of subscribers) each.keepAliveTick();
     }, intervalMs);
     // The connections' sockets keep the process alive, not their keep-alive.
     timer.unref();
-    clock = { timer, checks };
+    clock = { timer, subscribers };
     clocks.set(intervalMs, clock);
   }
-  const { checks, timer } = clock;
-  checks.add(check);
-  return () => {
-    checks.delete(check);
-    if (checks.size > 0) return;
-    clearInterval(timer);
-    clocks.delete(intervalMs);
-  };
+  clock.subscribers.add(subscriber);
+}
+
+/** Stops the ticks startKeepAliveTicks started (idempotent). */
+export function stopKeepAliveTicks(intervalMs: number, subscriber: KeepAliveSubscriber): void {
+  const clock = clocks.get(intervalMs);
+  if (clock === undefined || !clock.subscribers.delete(subscriber) || clock.subscribers.size > 0) return;
+  clearInterval(clock.timer);
+  clocks.delete(intervalMs);
 }

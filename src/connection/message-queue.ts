@@ -79,6 +79,11 @@ export class IncomingMessageQueue implements IncomingSink {
   /** Bytes (and per-message overhead) held by messages nobody has taken yet. */
   private waitingBytes = 0;
 
+  /** What every message's stream calls when its reader has room again (one function for all of them). */
+  private readonly resumeReading = (): void => {
+    this.control?.resumeReading();
+  };
+
   constructor(highWaterMark = MESSAGE_HIGH_WATER_MARK) {
     this.highWaterMark = highWaterMark;
     this.lowWaterMark = Math.floor(highWaterMark / 4);
@@ -112,6 +117,14 @@ export class IncomingMessageQueue implements IncomingSink {
   async nextWhole(): Promise<WholeMessage | null> {
     const message = this.waiting.shift() ?? (await this.waitForMessage());
     return message === null ? null : this.takeWhole(message);
+  }
+
+  /** The next message, whole, if it has arrived complete (or cut short); undefined otherwise. */
+  takeCompleteWhole(): WholeMessage | undefined {
+    const message = this.waiting[0];
+    if (message === undefined || (!message.complete && message.failure === undefined)) return undefined;
+    this.waiting.shift();
+    return this.takeComplete(message);
   }
 
   /** Reading may go on once waiting messages hold less than the low watermark. */
@@ -187,9 +200,7 @@ export class IncomingMessageQueue implements IncomingSink {
 
   private takeAsStream(message: ReceivedMessage): WebSocketIncomingMessage {
     this.release(message);
-    const stream = new WebSocketIncomingMessage(message.messageType, this.highWaterMark, () => {
-      this.control?.resumeReading();
-    });
+    const stream = new WebSocketIncomingMessage(message.messageType, this.highWaterMark, this.resumeReading);
     // A message the application abandons must not raise an unhandled 'error'.
     stream.on('error', ignore);
     for (const section of message.sections) stream.pushSection(section);

@@ -10,6 +10,8 @@ const BATCH_SIZE = 16 * 1024;
 
 export class SectionBatcher {
   private batch: Buffer | undefined;
+  /** The batch's bytes before this offset were handed on; those up to `filled` wait. */
+  private start = 0;
   private filled = 0;
 
   constructor(private readonly deliver: (section: Buffer) => void) {}
@@ -21,19 +23,23 @@ export class SectionBatcher {
       return;
     }
     if (this.batch !== undefined && this.filled + section.length > this.batch.length) this.flush();
-    this.batch ??= Buffer.allocUnsafe(BATCH_SIZE);
-    section.copy(this.batch, this.filled);
+    if (this.batch === undefined) {
+      this.batch = Buffer.allocUnsafe(BATCH_SIZE);
+      this.start = 0;
+      this.filled = 0;
+    }
+    // TypedArray set: a plain copy, without Buffer.copy's argument handling (sections are small).
+    this.batch.set(section, this.filled);
     this.filled += section.length;
   }
 
   /** Hands on what was gathered (at the end of a read, a message, or the connection). */
   flush(): void {
-    if (this.batch === undefined || this.filled === 0) return;
-    const gathered = this.batch.subarray(0, this.filled);
+    if (this.batch === undefined || this.filled === this.start) return;
+    const gathered = this.batch.subarray(this.start, this.filled);
     // The rest of the batch stays free for the next sections.
-    this.batch = this.batch.subarray(this.filled);
-    this.filled = 0;
-    if (this.batch.length < SMALL_SECTION) this.batch = undefined;
+    this.start = this.filled;
+    if (this.batch.length - this.filled < SMALL_SECTION) this.batch = undefined;
     this.deliver(gathered);
   }
 }

@@ -250,7 +250,12 @@ export class FrameParser {
     }
     this.masked = (byte1 & 0x80) !== 0;
     if (this.masked) {
-      source.copy((this.maskKey ??= Buffer.allocUnsafe(4)), 0, position, position + 4);
+      // Byte by byte: Buffer.copy's argument handling costs more than four bytes (once per frame).
+      const key = (this.maskKey ??= Buffer.allocUnsafe(4));
+      key[0] = source[position]!;
+      key[1] = source[position + 1]!;
+      key[2] = source[position + 2]!;
+      key[3] = source[position + 3]!;
     }
     this.opcode = byte0 & 0x0f;
     this.fin = (byte0 & 0x80) !== 0;

@@ -45,9 +45,13 @@ export function createUpgradeServer(
       : createHttpsServer(limits, tlsOptions, serverOptions);
   // Every TCP connection, including those still in their TLS handshake (which node:http does not track).
   const sockets = new Set<Duplex>();
+  // One function for all sockets ('close' comes once): an idle connection costs no closure of its own.
+  const forget = function (this: Duplex): void {
+    sockets.delete(this);
+  };
   server.on('connection', (socket: Duplex) => {
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.on('close', forget);
   });
   openSockets.set(server, sockets);
   server.on('request', (request: http.IncomingMessage, response: http.ServerResponse) => {
