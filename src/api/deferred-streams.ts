@@ -73,6 +73,11 @@ export class DeferredOutput<Stream extends OutputStream> {
     return this.made;
   }
 
+  /** The stream, if it was made. */
+  get madeStream(): Stream | undefined {
+    return this.made;
+  }
+
   /** The connection is open: `binder` connects the stream to it, now or when the stream is made. */
   bind(binder: (stream: Stream) => void): void {
     this.binder = binder;

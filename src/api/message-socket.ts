@@ -11,6 +11,7 @@ import { IncomingMessageQueue, type WholeMessage } from '../connection/message-q
 import { OutgoingMessageStream } from '../connection/outgoing-message-stream.js';
 import type { OutgoingMessage } from '../connection/outgoing-message.js';
 import {
+  closedError,
   illegalMethodCall,
   invalidArgument,
   toWebSocketError,
@@ -104,6 +105,11 @@ export abstract class MessageSocket extends WebSocketBase {
         () => connection.endOutput(),
       );
     });
+  }
+
+  /** @internal */
+  protected override whenOutputWritten(): Promise<void> | undefined {
+    return this.output.madeStream?.whenWritten();
   }
 
   protected override failStreams(error: WebSocketError): void {
@@ -204,6 +210,8 @@ export abstract class MessageSocket extends WebSocketBase {
 
   private requireConnection(): WebSocketConnection {
     if (this.connection === undefined) throw illegalMethodCall('the WebSocket is not connected yet');
+    // close() may wait for earlier writes; nothing new starts meanwhile.
+    if (this.isCloseRequested) throw this.flushRefusal() ?? closedError('the WebSocket is closed');
     return this.connection;
   }
 
@@ -285,13 +293,13 @@ export abstract class MessageSocket extends WebSocketBase {
     }
   }
 
-  /** Full mode takes each message whole; partial mode as a stream of its sections. */
   /** In full mode, the next message if it is waiting complete; else undefined. */
   private takeReadyWhole(): WholeMessage | undefined {
     if (this.messageSettings.receiveMode === MessageWebSocketReceiveMode.PartialMessage) return undefined;
     return this.queue.takeCompleteWhole();
   }
 
+  /** Full mode takes each message whole; partial mode as a stream of its sections. */
   private takeNext(): Promise<WebSocketIncomingMessage | WholeMessage | null> {
     return this.messageSettings.receiveMode === MessageWebSocketReceiveMode.PartialMessage
       ? this.queue.next()

@@ -215,6 +215,20 @@ export class OutputStream extends Writable {
     );
   }
 
+  /**
+   * @internal Undefined when every write made so far has been handed to the socket; else a promise that
+   * settles (never rejects) once they have been, or once the stream failed.
+   */
+  whenWritten(): Promise<void> | undefined {
+    if (this.isIdle || this.destroyed) return undefined;
+    return new Promise((resolve) => {
+      const settle = (): void => {
+        resolve();
+      };
+      this.flushWaiters.push({ resolve: settle, reject: settle });
+    });
+  }
+
   private get isIdle(): boolean {
     return this.writableLength === 0 && this.directWrites === 0;
   }
@@ -225,6 +239,9 @@ export class OutputStream extends Writable {
 
   private makerFor(messageType: SocketMessageType | undefined): MessageMaker {
     if (this.prepare === undefined) return () => illegalMethodCall('the WebSocket is not connected yet');
+    // A write made after close() is refused, while the writes made before it still go out.
+    const refusal = this.flushRefusal?.();
+    if (refusal !== undefined) return () => refusal;
     return this.prepare(messageType);
   }
 

@@ -41,6 +41,11 @@ export abstract class StreamSocket extends WebSocketBase {
   }
 
   /** @internal */
+  protected override whenOutputWritten(): Promise<void> | undefined {
+    return this.output.madeStream?.whenWritten();
+  }
+
+  /** @internal */
   protected override failStreams(error: WebSocketError): void {
     this.input.finish(error);
     this.output.fail(error);

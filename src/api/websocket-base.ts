@@ -59,7 +59,8 @@ export abstract class WebSocketBase extends EventEmitter {
 
   /** Closes the socket (idempotent): code 1000 or 3000–4999, reason at most 123 UTF-8 bytes. Without
    * arguments an empty close frame is sent. The other codes an endpoint may send go through goAway().
-   * 'closed' fires when the closing handshake ends. */
+   * Writes made to outputStream before close() are sent first (within the close timeout); later ones
+   * are refused. 'closed' fires when the closing handshake ends. */
   close(code?: number, reason = ''): void {
     if (code !== undefined) {
       const problem = closeArgumentProblem(code, reason);
@@ -87,8 +88,22 @@ export abstract class WebSocketBase extends EventEmitter {
     if (this.closeRequested !== undefined) return;
     this.closeRequested = { code: code ?? CloseCode.NoStatusReceived, reason };
     this.onCloseRequested();
-    if (this.connection !== undefined) this.connection.close(code, reason);
-    else this.endUnconnected(operationCanceled('the WebSocket was closed before it connected'));
+    if (this.connection === undefined) {
+      this.endUnconnected(operationCanceled('the WebSocket was closed before it connected'));
+      return;
+    }
+    // The writes made before close() go out ahead of the close frame, as ws's send() before close() do.
+    const written = this.whenOutputWritten();
+    if (written === undefined) this.connection.close(code, reason);
+    else this.connection.closeAfter(written, code, reason);
+  }
+
+  /**
+   * @internal Undefined when nothing written to the socket's output stream waits; else settles once the
+   * writes made so far have been handed to the connection (or failed).
+   */
+  protected whenOutputWritten(): Promise<void> | undefined {
+    return undefined;
   }
 
   /** Closes and waits for the closing handshake to end. */

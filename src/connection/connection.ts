@@ -704,6 +704,26 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     this.afterCloseSent(canceled);
   }
 
+  /**
+   * close(code, reason) once `written` settles (the application's writes made before it are out), at the
+   * latest after the close timeout: a peer that takes none of our data does not hold the close forever.
+   * After the peer's close frame nothing more can be sent, so the answer goes at once.
+   */
+  closeAfter(written: Promise<void>, code: number | undefined, reason: string): void {
+    if (this.session.closeReceived !== undefined) {
+      this.close(code, reason);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.close(code, reason);
+    }, this.closeTimeout);
+    timer.unref();
+    void written.then(() => {
+      clearTimeout(timer);
+      this.close(code, reason);
+    });
+  }
+
   /** Drops the connection at once, without a closing handshake. */
   destroy(error?: WebSocketError): void {
     if (error !== undefined) this.failure ??= error;
