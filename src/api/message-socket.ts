@@ -23,9 +23,8 @@ import { opcodeOf, SocketMessageType } from '../protocol/opcodes.js';
 import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
 import { MessageWebSocketReceiveMode } from './enums.js';
 import { MessageWebSocketMessageReceivedEventArgs } from './message-received-event-args.js';
-import { DeferredOutput } from './deferred-streams.js';
 import { MessageOutputStream } from './message-output-stream.js';
-import type { MessageMaker } from './output-stream.js';
+import type { MessageMaker, OutputStream } from './output-stream.js';
 import { WebSocketBase, type UpgradedSocket, type CloseReceivedHandler } from './websocket-base.js';
 
 /* eslint-disable @typescript-eslint/no-unsafe-declaration-merging -- the interface types the class's events, as @types/node does for its own emitters */
@@ -60,7 +59,6 @@ const EMPTY = Buffer.alloc(0);
 export const DEFAULT_WHOLE_MESSAGE_LIMIT = 16 * 1024 * 1024;
 
 export abstract class MessageSocket extends WebSocketBase {
-  private readonly output = new DeferredOutput(() => new MessageOutputStream());
   private readonly queue = new IncomingMessageQueue();
   private consumer: 'messageReceived' | 'messages()' | undefined;
   private pumping = false;
@@ -74,7 +72,7 @@ export abstract class MessageSocket extends WebSocketBase {
 
   /** Each write is sent as one whole message, of the type it chooses or else of control.messageType. */
   get outputStream(): MessageOutputStream {
-    return this.output.stream;
+    return this.madeOutput(makeMessageOutputStream);
   }
 
   constructor() {
@@ -97,24 +95,20 @@ export abstract class MessageSocket extends WebSocketBase {
   protected override open(opened: UpgradedSocket, options: ConnectionOptions): void {
     const limit = options.maxMessageSize ?? Infinity;
     this.queue.limitWholeMessages(limit === Infinity ? DEFAULT_WHOLE_MESSAGE_LIMIT : limit);
-    const connection = this.bindConnection(opened, this.queue, options);
-    this.output.bind((stream) => {
-      stream.bind(
-        (messageType) => this.wholeMessageMaker(connection, messageType),
-        () => this.flushRefusal(),
-        () => connection.endOutput(),
-      );
-    });
+    this.bindConnection(opened, this.queue, options);
   }
 
-  /** @internal */
-  protected override whenOutputWritten(): Promise<void> | undefined {
-    return this.output.madeStream?.whenWritten();
+  /** @internal Each write to the output stream is sent as one whole message. */
+  protected override bindOutput(stream: OutputStream, connection: WebSocketConnection): void {
+    stream.bind(
+      (messageType) => this.wholeMessageMaker(connection, messageType),
+      () => this.flushRefusal(),
+      () => connection.endOutput(),
+    );
   }
 
   protected override failStreams(error: WebSocketError): void {
     this.queue.finish(error);
-    this.output.fail(error);
   }
 
   /**
@@ -388,4 +382,8 @@ function isPromiseLike(value: unknown): value is PromiseLike<void> {
 
 function ignore(): void {
   // Failures reach the application through its calls, its iterators and 'closed'.
+}
+
+function makeMessageOutputStream(): MessageOutputStream {
+  return new MessageOutputStream();
 }

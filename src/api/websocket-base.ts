@@ -8,12 +8,7 @@ import { EventEmitter } from 'node:events';
 
 import type { ServerCertificateReport } from '../client/certificate-check.js';
 import type { IncomingSink } from '../connection/incoming-sink.js';
-import {
-  WebSocketConnection,
-  type CloseInfo,
-  type ConnectionEvents,
-  type ConnectionOptions,
-} from '../connection/connection.js';
+import { WebSocketConnection, type CloseInfo, type ConnectionOptions } from '../connection/connection.js';
 import type { UpgradedSocket as Upgraded } from '../connection/upgraded-socket.js';
 import { closedError, invalidArgument, operationCanceled, type WebSocketError } from '../errors.js';
 import {
@@ -24,6 +19,7 @@ import {
 } from '../protocol/close.js';
 import { WebSocketCloseReceivedEventArgs } from './close-received-event-args.js';
 import { WebSocketInformation } from './information.js';
+import type { OutputStream } from './output-stream.js';
 
 /** WebSocketClosedEventArgs: the close code and reason (1006 and '' when no close frame came). */
 export type WebSocketClosedEventArgs = CloseInfo;
@@ -47,6 +43,8 @@ export interface WebSocketBase {
   emit(event: 'closeReceived', args: WebSocketCloseReceivedEventArgs): boolean;
 }
 
+// It takes its connection's events (ConnectionEvents, checked where it is passed): those members are left
+// out of the published types, so the class does not declare `implements`.
 export abstract class WebSocketBase extends EventEmitter {
   readonly information = new WebSocketInformation();
 
@@ -54,8 +52,15 @@ export abstract class WebSocketBase extends EventEmitter {
   protected connection: WebSocketConnection | undefined;
   private closedInfo: CloseInfo | undefined;
   private closeRequested: CloseInfo | undefined;
-  /** The socket's life ended before a connection (see endUnconnected). */
-  private endedUnconnected = false;
+  /** Why the socket's life ended before a connection, if it did (see endUnconnected). */
+  private unconnectedFailure: WebSocketError | undefined;
+  /** The output stream of a stream or message socket, made on first use (see madeOutput). */
+  private output: OutputStream | undefined;
+  /**
+   * @internal Told once when the socket has closed, before 'closed' is emitted: a listener forgetting its
+   * connection (one function for all of them: an idle connection costs no closure or listener of its own).
+   */
+  whenGone: ((socket: WebSocketBase) => void) | undefined;
 
   /** Closes the socket (idempotent): code 1000 or 3000–4999, reason at most 123 UTF-8 bytes. Without
    * arguments an empty close frame is sent. The other codes an endpoint may send go through goAway().
@@ -98,14 +103,6 @@ export abstract class WebSocketBase extends EventEmitter {
     else this.connection.closeAfter(written, code, reason);
   }
 
-  /**
-   * @internal Undefined when nothing written to the socket's output stream waits; else settles once the
-   * writes made so far have been handed to the connection (or failed).
-   */
-  protected whenOutputWritten(): Promise<void> | undefined {
-    return undefined;
-  }
-
   /** Closes and waits for the closing handshake to end. */
   async [Symbol.asyncDispose](): Promise<void> {
     const closed = this.whenClosed();
@@ -141,14 +138,12 @@ export abstract class WebSocketBase extends EventEmitter {
     sink: IncomingSink,
     options: ConnectionOptions,
   ): WebSocketConnection {
-    const connection = new WebSocketConnection(
-      opened.socket,
-      opened.head,
-      sink,
-      new WebSocketBase.EventsOf(this),
-      { ...options, perMessageDeflate: opened.deflate },
-    );
+    const connection = new WebSocketConnection(opened.socket, opened.head, sink, this, {
+      ...options,
+      perMessageDeflate: opened.deflate,
+    });
     this.connection = connection;
+    if (this.output !== undefined) this.bindOutput(this.output, connection);
     this.information.connected(
       opened.socket.localAddress,
       opened.protocol,
@@ -168,6 +163,7 @@ export abstract class WebSocketBase extends EventEmitter {
   private reportClosed(info: CloseInfo): void {
     if (this.closedInfo !== undefined) return;
     this.closedInfo = info;
+    this.whenGone?.(this);
     this.emit('closed', info);
   }
 
@@ -177,32 +173,60 @@ export abstract class WebSocketBase extends EventEmitter {
    * @internal
    */
   protected endUnconnected(error: WebSocketError): void {
-    if (this.endedUnconnected) return;
-    this.endedUnconnected = true;
+    if (this.unconnectedFailure !== undefined) return;
+    this.unconnectedFailure = error;
+    this.output?.destroy(error);
     this.failStreams(error);
     process.nextTick(() => {
       this.reportClosed({ code: CloseCode.AbnormalClosure, reason: '' });
     });
   }
 
-  /** @internal Ends the streams of a socket that never connected. */
+  /** @internal Ends the streams of a socket that never connected (the output stream is ended already). */
   protected abstract failStreams(error: WebSocketError): void;
 
-  /** The connection's events, raised on a socket (one small object: no closures per connection). */
-  private static readonly EventsOf = class implements ConnectionEvents {
-    constructor(private readonly socket: WebSocketBase) {}
-
-    closeReceived(frame: CloseFrame, hold: () => () => void): void {
-      this.socket.emit('closeReceived', new WebSocketCloseReceivedEventArgs(frame, hold));
+  /**
+   * @internal The socket's output stream, made by `make` (a function shared by all sockets of a kind) when
+   * first asked for: an idle connection has no Writable. Bound to the connection once there is one.
+   */
+  protected madeOutput<Stream extends OutputStream>(make: () => Stream): Stream {
+    if (this.output === undefined) {
+      const stream = make();
+      // Failures reach writers through their calls and 'closed'; never as an unhandled 'error'.
+      stream.on('error', ignore);
+      this.output = stream;
+      if (this.connection !== undefined) this.bindOutput(stream, this.connection);
+      else if (this.unconnectedFailure !== undefined) stream.destroy(this.unconnectedFailure);
     }
+    return this.output as Stream;
+  }
 
-    closed(info: CloseInfo): void {
-      this.socket.reportClosed(info);
-    }
-  };
+  /** @internal Connects the output stream to the open connection: says what a write becomes. */
+  protected bindOutput(_stream: OutputStream, _connection: WebSocketConnection): void {
+    // Sockets without an output stream have nothing to bind.
+  }
+
+  /** @internal Undefined when nothing written to the output stream waits; else settles once it is out. */
+  protected whenOutputWritten(): Promise<void> | undefined {
+    return this.output?.whenWritten();
+  }
+
+  /** @internal The connection's event: the peer's close frame arrived. */
+  peerCloseReceived(frame: CloseFrame, hold: () => () => void): void {
+    this.emit('closeReceived', new WebSocketCloseReceivedEventArgs(frame, hold));
+  }
+
+  /** @internal The connection's event: it is over. */
+  connectionClosed(info: CloseInfo): void {
+    this.reportClosed(info);
+  }
 
   /** @internal Hook for sockets that must also cancel work of their own (a pending connect). */
   protected onCloseRequested(): void {
     // Nothing by default.
   }
+}
+
+function ignore(): void {
+  // See madeOutput.
 }

@@ -34,6 +34,7 @@ import { ServerMessageWebSocket } from './server-message-websocket.js';
 import { ServerStreamWebSocket } from './server-stream-websocket.js';
 import { ServerWebSocketStream } from './server-websocket-stream.js';
 import { WebStreamSocket } from './web-stream-socket.js';
+import type { WebSocketBase } from './websocket-base.js';
 
 const SHUTTING_DOWN = 'the server is shutting down';
 
@@ -155,10 +156,12 @@ export class WebSocketListener<Mode extends WebSocketListenerMode = 'stream'> ex
   private server: AnyHttpServer | undefined;
   private localPort: number | null = null;
   private readonly detachers: (() => void)[] = [];
-  /** The sockets handed out, as applications see them (listener.clients). */
+  /** The sockets handed out, as applications see them (listener.clients); closeAsync closes them. */
   private readonly open = new OpenSockets<ServerSocketOf<Mode>>();
-  /** The connections behind them, which closeAsync closes. */
-  private readonly connections = new Set<ServerStreamWebSocket | ServerMessageWebSocket | WebStreamSocket>();
+  /** Forgets a closed socket of the stream and message modes: one function for all of them. */
+  private readonly forget = (webSocket: WebSocketBase): void => {
+    release(this.open, webSocket as ServerSocketOf<Mode>);
+  };
   /** Upgrade requests whose authenticate or verifyRequest hook has not answered yet. */
   private readonly verifying = new Set<Duplex>();
   private closing = false;
@@ -315,19 +318,20 @@ export class WebSocketListener<Mode extends WebSocketListenerMode = 'stream'> ex
         : this.mode === 'webstream'
           ? WebStreamSocket.accepted(accepted, connectionOptions)
           : new ServerStreamWebSocket(accepted, connectionOptions);
-    const handedOut = (
-      webSocket instanceof WebStreamSocket
-        ? new ServerWebSocketStream(webSocket, this.messageStreams)
-        : webSocket
-    ) as ServerSocketOf<Mode>;
+    let handedOut: ServerSocketOf<Mode>;
+    if (webSocket instanceof WebStreamSocket) {
+      const stream = new ServerWebSocketStream(webSocket, this.messageStreams);
+      handedOut = stream as ServerSocketOf<Mode>;
+      webSocket.whenGone = () => {
+        release(this.open, handedOut);
+      };
+    } else {
+      handedOut = webSocket as ServerSocketOf<Mode>;
+      webSocket.whenGone = this.forget;
+    }
     // The connection listens for the socket's errors now.
     socket.off('error', ignore);
-    this.connections.add(webSocket);
     admit(this.open, handedOut);
-    webSocket.once('closed', () => {
-      this.connections.delete(webSocket);
-      release(this.open, handedOut);
-    });
     this.emit('connectionReceived', { socket: handedOut, request });
   }
 
@@ -350,12 +354,20 @@ export class WebSocketListener<Mode extends WebSocketListenerMode = 'stream'> ex
               resolve();
             });
           });
-    const closing = [...this.connections].map((socket) => socket.whenClosed());
-    for (const socket of this.connections) socket.goAway(CloseCode.GoingAway, 'server shutting down');
+    const sockets = [...(this.open as Set<HandedOut>)].map(underlying);
+    const closing = sockets.map((socket) => socket.whenClosed());
+    for (const socket of sockets) socket.goAway(CloseCode.GoingAway, 'server shutting down');
     await Promise.all([...refused, ...closing]);
     if (server !== undefined) dropConnections(server);
     await stopped;
   }
+}
+
+type HandedOut = ServerStreamWebSocket | ServerMessageWebSocket | ServerWebSocketStream;
+
+/** The socket behind what the listener handed out. */
+function underlying(handedOut: HandedOut): WebSocketBase {
+  return handedOut instanceof ServerWebSocketStream ? handedOut.webSocket : handedOut;
 }
 
 /** Answers 503 to a pending upgrade; resolves once the answer is written (or the socket is gone). */

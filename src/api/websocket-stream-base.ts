@@ -91,10 +91,11 @@ export abstract class WebSocketStreamBase<MessageStreams extends boolean> {
   };
 
   protected constructor(
-    protected readonly socket: WebStreamSocket,
+    /** @internal The socket underneath (a listener closing its connections). */
+    readonly webSocket: WebStreamSocket,
     private readonly messageStreams: MessageStreams,
   ) {
-    socket.once('closed', (info) => {
+    webSocket.once('closed', (info) => {
       this.onClosed(info);
     });
   }
@@ -118,7 +119,7 @@ export abstract class WebSocketStreamBase<MessageStreams extends boolean> {
 
   /** The connection's addresses, certificate and byte counts (a Node addition; see WebSocketInformation). */
   get information(): WebSocketInformation {
-    return this.socket.information;
+    return this.webSocket.information;
   }
 
   /**
@@ -133,14 +134,14 @@ export abstract class WebSocketStreamBase<MessageStreams extends boolean> {
 
   /** The connection is open: make the streams and resolve `opened`. */
   protected start(): void {
-    const readable = messageReadable(this.socket.incoming, this.ends, this.messageStreams);
-    const writable = messageWritable(this.socket, this.ends);
+    const readable = messageReadable(this.webSocket.incoming, this.ends, this.messageStreams);
+    const writable = messageWritable(this.webSocket, this.ends);
     this.streams = { readable, writable };
     this.openedState.resolve({
       readable: readable.stream,
       writable: writable.stream,
-      protocol: this.socket.information.protocol ?? '',
-      extensions: this.socket.information.extensions,
+      protocol: this.webSocket.information.protocol ?? '',
+      extensions: this.webSocket.information.extensions,
     });
     if (this.closedEarly !== undefined) this.onClosed(this.closedEarly);
   }
@@ -163,8 +164,8 @@ export abstract class WebSocketStreamBase<MessageStreams extends boolean> {
 
   private closeWith(code: number | null, reason: string): void {
     // After the peer's close frame, the explainer's close() does nothing: the peer's code is echoed.
-    if (this.socket.isCloseReceived) return;
-    this.socket.close(code ?? undefined, reason);
+    if (this.webSocket.isCloseReceived) return;
+    this.webSocket.close(code ?? undefined, reason);
   }
 
   private onClosed(info: WebSocketClosedEventArgs): void {
@@ -174,7 +175,7 @@ export abstract class WebSocketStreamBase<MessageStreams extends boolean> {
       this.closedEarly = info;
       return;
     }
-    if (this.socket.closedCleanly) {
+    if (this.webSocket.closedCleanly) {
       streams.writable.fail(closedStreamError(undefined));
       this.closedState.resolve({ closeCode: info.code, reason: info.reason });
       this.endingState.resolve(undefined);

@@ -83,14 +83,14 @@ export class WebSocketStream<
     super(new WebStreamSocket(), (options.messageStreams ?? false) as MessageStreams);
     this.url = target.href;
     if (options.serverCustomValidation !== undefined) {
-      this.socket.on('serverCustomValidationRequested', options.serverCustomValidation);
+      this.webSocket.on('serverCustomValidationRequested', options.serverCustomValidation);
     }
     const { signal } = options;
     if (signal?.aborted === true) {
       this.failToOpen({ aborted: signal.reason });
       return;
     }
-    this.socket.connect(target, control, headers, signal).then(
+    this.webSocket.connect(target, control, headers, signal).then(
       () => {
         this.start();
       },

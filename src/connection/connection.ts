@@ -66,9 +66,9 @@ export interface ConnectionEvents {
    * taken (`hold()`, which returns its release) is released and no outgoing message owns the wire; a
    * close() before that is the answer.
    */
-  closeReceived(frame: CloseFrame, hold: () => () => void): void;
+  peerCloseReceived(frame: CloseFrame, hold: () => () => void): void;
   /** Once, when the socket is gone: the peer's close code, ours after a failure, or 1006. */
-  closed(info: CloseInfo): void;
+  connectionClosed(info: CloseInfo): void;
 }
 
 const DEFAULT_CLOSE_TIMEOUT = 10_000;
@@ -115,10 +115,8 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   private finished = false;
   private closeTimer: NodeJS.Timeout | undefined;
   private pongTimer: NodeJS.Timeout | undefined;
-  /** Keep-alive's judgement of the peer (made when keep-alive is on), its interval and timeout in ms. */
+  /** Keep-alive's judgement of the peer, with its interval and timeout (made when keep-alive is on). */
   private liveness: PeerLiveness | undefined;
-  private keepAliveInterval = 0;
-  private keepAliveTimeout = 0;
   /** Input arrived since the last keep-alive tick. */
   private inputHeard = false;
   /** The ping that a keep-alive tick is sending: told when the frame has left. */
@@ -130,7 +128,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   /** outputStream.end(): our close (1000) goes once no message owns the wire. */
   private outputEnded = false;
   /** Callers of endOutput(), told when our close frame has gone out (or that it never will). */
-  private endWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  private endWaiters: { resolve: () => void; reject: (error: Error) => void }[] | undefined;
   /** A message was cut short after the peer's close: no more data may follow it. */
   private outgoingBroken = false;
   /** The peer's close came before ours: it is why nothing more can be sent. */
@@ -165,8 +163,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
         ...(options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize }),
       },
       this,
-      // Bound rather than an arrow: no closure context per connection.
-      this.writeFrame.bind(this),
+      this,
     );
     this.compressionThreshold = deflate?.threshold ?? Infinity;
     if (deflate !== undefined) {
@@ -262,11 +259,11 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
       }, pongInterval);
       this.pongTimer.unref();
     }
-    this.keepAliveInterval = options.keepAliveInterval ?? 0;
-    if (this.keepAliveInterval > 0) {
-      this.keepAliveTimeout = options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT;
-      this.liveness = new PeerLiveness(this.keepAliveInterval, this.keepAliveTimeout, performance.now());
-      startKeepAliveTicks(this.keepAliveInterval, this);
+    const interval = options.keepAliveInterval ?? 0;
+    if (interval > 0) {
+      const timeout = options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT;
+      this.liveness = new PeerLiveness(interval, timeout, wholeMs());
+      startKeepAliveTicks(interval, this);
     }
   }
 
@@ -277,7 +274,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   keepAliveTick(): void {
     const liveness = this.liveness;
     if (liveness === undefined || this.session.closeSent !== undefined) return;
-    const now = performance.now();
+    const now = wholeMs();
     const action = liveness.tick(now, {
       heard: this.inputHeard,
       readingPaused: this.readingPaused || this.inputHeld,
@@ -289,12 +286,12 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     if (action === 'dead') {
       this.destroy(
         connectionLost(
-          `the peer neither answered a ping within ${this.keepAliveTimeout} ms nor took any of our data`,
+          `the peer neither answered a ping within ${liveness.timeout} ms nor took any of our data`,
         ),
       );
     } else if (action === 'ping') {
       this.pingWritten = () => {
-        liveness.pingLeft(now, performance.now());
+        liveness.pingLeft(now, wholeMs());
       };
       this.session.ping(EMPTY);
       this.pingWritten = undefined;
@@ -416,7 +413,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
       return;
     }
     this.closedByPeer = true;
-    this.events.closeReceived(frame, () => this.holdCloseAnswer());
+    this.events.peerCloseReceived(frame, () => this.holdCloseAnswer());
     // Bounds how long the application may take to answer.
     this.armCloseTimer();
     // Messages that arrived with the close frame reach the application asynchronously: give it a turn
@@ -490,12 +487,7 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
   // ---- sending -----------------------------------------------------------------------------------------
 
   /** The session's frames go to the socket; a pong for a ping waits while the socket is full. */
-  private writeFrame(
-    opcode: Opcode,
-    fin: boolean,
-    payload: Buffer,
-    rsv1: boolean,
-  ): Promise<void> | undefined {
+  writeFrame(opcode: Opcode, fin: boolean, payload: Buffer, rsv1: boolean): Promise<void> | undefined {
     if (this.finished) return undefined;
     if (opcode === Opcode.Pong && this.output.needsDrain) {
       this.pendingPong = Buffer.from(payload);
@@ -675,14 +667,16 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     }
     this.outputEnded = true;
     const ended = new Promise<void>((resolve, reject) => {
-      this.endWaiters.push({ resolve, reject });
+      (this.endWaiters ??= []).push({ resolve, reject });
     });
     this.sendWaitingClose();
     return ended;
   }
 
   private settleEndWaiters(error: WebSocketError | undefined): void {
-    for (const waiter of this.endWaiters.splice(0)) {
+    const waiters = this.endWaiters ?? [];
+    this.endWaiters = undefined;
+    for (const waiter of waiters) {
       if (error === undefined) waiter.resolve();
       else waiter.reject(error);
     }
@@ -785,14 +779,14 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     this.finished = true;
     clearTimeout(this.closeTimer);
     clearInterval(this.pongTimer);
-    if (this.keepAliveInterval > 0) stopKeepAliveTicks(this.keepAliveInterval, this);
+    if (this.liveness !== undefined) stopKeepAliveTicks(this.liveness.interval, this);
     const lost = connectionLost('the connection was lost without a closing handshake', this.socketError);
     this.finishInbound(this.failure ?? lost);
     // After a close frame arrived, writes still pending end for the reason any write would now.
     this.cancelOutbound(
       this.session.closeReceived === undefined ? (this.failure ?? lost) : this.writeRefusal(),
     );
-    this.events.closed(this.closeInfo());
+    this.events.connectionClosed(this.closeInfo());
   }
 
   /** The peer's close frame; after a failure, the code and reason we sent; else 1006. */
@@ -805,4 +799,9 @@ export class WebSocketConnection implements SessionHandler, FrameSender, ReadCon
     }
     return { code: CloseCode.AbnormalClosure, reason: '' };
   }
+}
+
+/** The time in whole milliseconds: a small integer, which V8 keeps without a heap number. */
+function wholeMs(): number {
+  return Math.trunc(performance.now());
 }

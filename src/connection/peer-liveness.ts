@@ -38,8 +38,8 @@ export class PeerLiveness {
   private pingLeftAt: number | undefined;
 
   constructor(
-    private readonly interval: number,
-    private readonly timeout: number,
+    readonly interval: number,
+    readonly timeout: number,
     now: number,
   ) {
     this.lastSign = now;

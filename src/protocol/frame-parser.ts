@@ -69,7 +69,8 @@ export class FrameParser {
   private failure: ProtocolError | undefined;
   /** A handler asked to wait: input is kept, in order, until resume(). */
   private suspended = false;
-  private readonly backlog: Buffer[] = [];
+  /** Input that waits while suspended (made when first needed). */
+  private backlog: Buffer[] | undefined;
 
   // A header that arrived split over chunks is gathered here (made when first needed, as is maskKey:
   // an idle connection should cost little).
@@ -92,7 +93,8 @@ export class FrameParser {
   private messageCompressed = false;
   private messageNeedsUtf8Check = false;
   private messageLength = 0;
-  private readonly utf8 = new Utf8Validator();
+  /** Made at the first text message checked: a connection that sends none does without it. */
+  private utf8: Utf8Validator | undefined;
 
   constructor(handler: FrameParserHandler, options: FrameParserOptions) {
     this.handler = handler;
@@ -118,8 +120,8 @@ export class FrameParser {
    */
   push(chunk: Buffer): void {
     if (this.state === State.Failed) throw this.failure!;
-    if (this.suspended || this.backlog.length > 0) {
-      this.backlog.push(chunk);
+    if (this.suspended || this.backlog?.length) {
+      (this.backlog ??= []).push(chunk);
       return;
     }
     this.parseGuarded(chunk);
@@ -128,7 +130,7 @@ export class FrameParser {
   /** Stops parsing: later input is ignored (the connection is going away). */
   stop(): void {
     if (this.state !== State.Failed) this.state = State.Closed;
-    this.backlog.length = 0;
+    this.backlog = undefined;
   }
 
   /**
@@ -146,7 +148,7 @@ export class FrameParser {
   /** Parses the input that waited; throws like push(). */
   resume(): void {
     this.suspended = false;
-    while (!this.isSuspended && this.backlog.length > 0) {
+    while (!this.isSuspended && this.backlog?.length) {
       if (this.state === State.Failed) throw this.failure!;
       this.parseGuarded(this.backlog.shift()!);
     }
@@ -159,7 +161,7 @@ export class FrameParser {
       if (error instanceof ProtocolError) {
         this.state = State.Failed;
         this.failure = error;
-        this.backlog.length = 0;
+        this.backlog = undefined;
       }
       throw error;
     }
@@ -170,7 +172,7 @@ export class FrameParser {
     let position = 0;
     while (position < length || (this.state === State.Payload && this.payloadRemaining === 0)) {
       if (this.suspended) {
-        if (position < length) this.backlog.unshift(chunk.subarray(position));
+        if (position < length) (this.backlog ??= []).unshift(chunk.subarray(position));
         return;
       }
       if (this.state === State.Header) {
@@ -298,7 +300,7 @@ export class FrameParser {
       if (isControlOpcode(this.opcode)) {
         this.gatherControlPayload(section);
       } else {
-        if (this.messageNeedsUtf8Check && !this.utf8.write(section)) {
+        if (this.messageNeedsUtf8Check && !(this.utf8 ??= new Utf8Validator()).write(section)) {
           throw invalidUtf8('text message is not valid UTF-8');
         }
         this.handler.onMessageData(section);
@@ -332,7 +334,7 @@ export class FrameParser {
     }
     this.handler.onFrameEnd?.(this.fin);
     if (!this.fin) return;
-    if (this.messageNeedsUtf8Check && !this.utf8.end()) {
+    if (this.messageNeedsUtf8Check && !(this.utf8 ??= new Utf8Validator()).end()) {
       throw invalidUtf8('text message ends inside a UTF-8 sequence');
     }
     this.messageOpen = false;

@@ -38,7 +38,9 @@ export interface SessionHandler {
  * of the method that produced the frame (a write path uses it to learn when the payload was taken).
  * `rsv1` marks the first frame of a compressed message.
  */
-export type FrameOutput<Taken> = (opcode: Opcode, fin: boolean, payload: Buffer, rsv1: boolean) => Taken;
+export interface FrameWriter<Taken> {
+  writeFrame(opcode: Opcode, fin: boolean, payload: Buffer, rsv1: boolean): Taken;
+}
 
 export interface SessionOptions {
   role: 'client' | 'server';
@@ -71,7 +73,7 @@ export class WebSocketSession<Taken = void> implements FrameParserHandler {
   constructor(
     options: SessionOptions,
     private readonly handler: SessionHandler,
-    private readonly output: FrameOutput<Taken>,
+    private readonly output: FrameWriter<Taken>,
   ) {
     this.role = options.role;
     this.compression = options.perMessageDeflate ?? false;
@@ -174,7 +176,7 @@ export class WebSocketSession<Taken = void> implements FrameParserHandler {
 
   onPing(payload: Buffer): void {
     // §5.5.2: answered with the same payload, unless our close frame has gone out.
-    if (this.sent === undefined) this.output(Opcode.Pong, true, payload, false);
+    if (this.sent === undefined) this.output.writeFrame(Opcode.Pong, true, payload, false);
   }
 
   onPong(): void {
@@ -204,16 +206,16 @@ export class WebSocketSession<Taken = void> implements FrameParserHandler {
     const sequence = (this.outgoing ??= new FragmentSequence(opcode));
     const wireOpcode = sequence.next(fin);
     if (fin) this.outgoing = undefined;
-    return this.output(wireOpcode, fin, payload, first && compressed);
+    return this.output.writeFrame(wireOpcode, fin, payload, first && compressed);
   }
 
   ping(payload: Buffer): void {
-    if (this.sent === undefined) this.output(Opcode.Ping, true, payload, false);
+    if (this.sent === undefined) this.output.writeFrame(Opcode.Ping, true, payload, false);
   }
 
   /** An unsolicited pong: a one-way heartbeat (§5.5.3). */
   pong(payload: Buffer): void {
-    if (this.sent === undefined) this.output(Opcode.Pong, true, payload, false);
+    if (this.sent === undefined) this.output.writeFrame(Opcode.Pong, true, payload, false);
   }
 
   /**
@@ -224,7 +226,7 @@ export class WebSocketSession<Taken = void> implements FrameParserHandler {
     if (this.sent !== undefined) return;
     this.sent = { code: code ?? CloseCode.NoStatusReceived, reason: code === undefined ? '' : reason };
     this.outgoing = undefined;
-    this.output(Opcode.Close, true, encodeClosePayload(code, this.sent.reason), false);
+    this.output.writeFrame(Opcode.Close, true, encodeClosePayload(code, this.sent.reason), false);
   }
 
   /** Echoes the peer's close code (§5.5.1); a close frame without a code is answered without one. */

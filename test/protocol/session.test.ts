@@ -44,9 +44,11 @@ class Harness implements SessionHandler {
     perMessageDeflate = false,
   ) {
     const options = { role, perMessageDeflate, ...(maxMessageSize === undefined ? {} : { maxMessageSize }) };
-    this.session = new WebSocketSession(options, this, (opcode, fin, payload, rsv1) => {
-      const header = encodeFrameHeader({ opcode, fin, rsv1, payloadLength: payload.length });
-      return this.frames.push(concat(header, payload).toString('hex'));
+    this.session = new WebSocketSession(options, this, {
+      writeFrame: (opcode, fin, payload, rsv1) => {
+        const header = encodeFrameHeader({ opcode, fin, rsv1, payloadLength: payload.length });
+        return this.frames.push(concat(header, payload).toString('hex'));
+      },
     });
   }
 
