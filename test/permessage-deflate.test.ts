@@ -33,7 +33,7 @@ import {
   deflateBomb,
   inflateAlone,
 } from './helpers/deflate-peer.js';
-import { listen, MiB } from './helpers/peers.js';
+import { echoMessages, listen, MiB } from './helpers/peers.js';
 import { clientFrame, RawClient, type ServerFrame } from './helpers/raw-client.js';
 import { rawWebSocketServer, serverFrame, type Cleanup, type RawConnection } from './helpers/raw-server.js';
 import { within } from './helpers/within.js';
@@ -68,16 +68,7 @@ async function echoListener(
     ...(maxMessageSize === undefined ? {} : { maxMessageSize }),
   });
   bound.listener.on('connectionReceived', ({ socket }) => {
-    socket.on('messageReceived', async (event) => {
-      let data: Buffer;
-      try {
-        data = event.getData();
-      } catch {
-        return;
-      }
-      socket.control.messageType = event.messageType;
-      await socket.outputStream.writeAsync(data).catch(() => undefined);
-    });
+    echoMessages(socket);
   });
   return bound;
 }

@@ -105,6 +105,7 @@ export class MessageDeflater {
   }
 }
 
+/** The output of one section (the connection deflates at most MASKED_FRAME_LIMIT at a time), in one buffer. */
 function joined(pieces: readonly Buffer[]): Buffer {
   return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
 }

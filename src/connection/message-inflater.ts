@@ -169,6 +169,8 @@ export class MessageInflater {
       return;
     }
     if (final) sections.push(TRAILER);
+    // One zlib write of what waited: at most INFLATE_BATCH bytes plus the section that passed it (write()
+    // asks the connection to stop reading there), never a whole message.
     const input = sections.length === 1 ? sections[0]! : Buffer.concat(sections);
     this.limiter.acquire(() => {
       if (this.closed || this.outputPaused) {

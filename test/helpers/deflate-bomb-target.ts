@@ -8,10 +8,10 @@
 //   node build/test/helpers/deflate-bomb-target.js listener-messages --limit N  (messages(), limit raised)
 //   node build/test/helpers/deflate-bomb-target.js client-stream --url ws://… --total N  (inputStream)
 
-import { Buffer } from 'node:buffer';
 import { parseArgs } from 'node:util';
 
-import { StreamWebSocket, WebSocketListener, type ServerMessageWebSocket } from '../../src/index.js';
+import { StreamWebSocket, WebSocketListener } from '../../src/index.js';
+import { echoMessages } from './peers.js';
 
 const MiB = 1024 * 1024;
 const { positionals, values } = parseArgs({
@@ -29,19 +29,6 @@ function report(fields: Record<string, number>): void {
   sample();
   const growth = Math.max(peak, process.resourceUsage().maxRSS * 1024) - baseline;
   process.stdout.write(`${JSON.stringify({ ...fields, growthMiB: growth / MiB })}\n`);
-}
-
-function echo(socket: ServerMessageWebSocket): void {
-  socket.on('messageReceived', async (event) => {
-    let data: Buffer;
-    try {
-      data = event.getData();
-    } catch {
-      return;
-    }
-    socket.control.messageType = event.messageType;
-    await socket.outputStream.writeAsync(data).catch(() => undefined);
-  });
 }
 
 if (mode === 'client-stream') {
@@ -65,7 +52,7 @@ if (mode === 'client-stream') {
   let first = true;
   listener.on('connectionReceived', ({ socket }) => {
     if (!first) {
-      echo(socket);
+      echoMessages(socket);
       return;
     }
     first = false;

@@ -12,6 +12,7 @@ import { WebSocket as WsSocket, WebSocketServer, type RawData } from 'ws';
 import {
   WebSocketListener,
   type ListenerMode,
+  type ServerMessageWebSocket,
   type ServerSocketOf,
   type WebSocketListenerOptions,
 } from '../../src/index.js';
@@ -160,3 +161,19 @@ export function sha256(data: Uint8Array): string {
 
 export const KiB = 1024;
 export const MiB = 1024 * 1024;
+
+/**
+ * Echoes every whole message with its own type. A message that could not be received (the connection
+ * failed) has nothing to echo, and a write the closing connection refuses is dropped.
+ */
+export function echoMessages(socket: ServerMessageWebSocket): void {
+  socket.on('messageReceived', async (event) => {
+    let data: Buffer;
+    try {
+      data = event.getData();
+    } catch {
+      return;
+    }
+    await socket.outputStream.writeAsync(data, { messageType: event.messageType }).catch(() => undefined);
+  });
+}

@@ -9,10 +9,10 @@
 // Usage: node build/test/helpers/slow-reader.js --url ws://… --buffer N --total N
 
 import { Buffer } from 'node:buffer';
-import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 
 import { InputStreamOptions, StreamWebSocket } from '../../src/index.js';
+import { untilQuiet } from './until-quiet.js';
 
 const { values } = parseArgs({
   options: { url: { type: 'string' }, buffer: { type: 'string' }, total: { type: 'string' } },
@@ -27,20 +27,11 @@ await socket.connectAsync(url);
 const buffer = Buffer.allocUnsafe(bufferSize);
 const highWaterMarks = new Set<number>([socket.inputStream.readableHighWaterMark]);
 
-/** Lets bytes arrive until they stop: the reader has fallen as far behind as the socket allows. */
-async function untilQuiet(): Promise<void> {
-  let seen = -1;
-  while (socket.information.bytesReceived !== seen) {
-    seen = socket.information.bytesReceived;
-    await delay(2);
-  }
-}
-
 const rssBefore = process.memoryUsage.rss();
 let peak = rssBefore;
 let received = 0;
 while (received < total) {
-  await untilQuiet();
+  await untilQuiet(() => socket.information.bytesReceived, 2);
   peak = Math.max(peak, process.memoryUsage.rss());
   const got = await socket.inputStream.readAsync(buffer, buffer.length, InputStreamOptions.Partial);
   highWaterMarks.add(socket.inputStream.readableHighWaterMark);

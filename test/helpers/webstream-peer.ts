@@ -6,13 +6,12 @@
 //   serve-sink                          a 'webstream' listener with messageStreams that hashes the first
 //                                       message of its first connection, section by section
 //   slow-read --url U --total N         a client that reads N bytes of whole messages, letting the socket
-//                                       run until nothing more arrives before each read (see slow-reader.ts)
+//                                       run until nothing more arrives before each read (until-quiet.ts)
 //   send-huge --url U --size N          a client that writes ONE message of N bytes from a ReadableStream
 //                                       generated as it is read, then closes (1000)
 
 import { createHash } from 'node:crypto';
 import { ReadableStream } from 'node:stream/web';
-import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 
 import {
@@ -21,6 +20,7 @@ import {
   type ServerWebSocketStream,
   type WebSocketMessageStream,
 } from '../../src/index.js';
+import { untilQuiet } from './until-quiet.js';
 
 const MiB = 1024 * 1024;
 const { values, positionals } = parseArgs({
@@ -109,7 +109,8 @@ async function slowRead(url: string, total: number): Promise<void> {
   const rss = new PeakRss();
   let received = 0;
   while (received < total) {
-    await untilQuiet(wss);
+    // Lets bytes arrive until they stop: the reader has fallen as far behind as the socket allows.
+    await untilQuiet(() => wss.information.bytesReceived, 2);
     rss.sample();
     const next = await reader.read();
     if (next.done) break;
@@ -117,15 +118,6 @@ async function slowRead(url: string, total: number): Promise<void> {
   }
   await wss.closed;
   report(rss, received);
-}
-
-/** Lets bytes arrive until they stop: the reader has fallen as far behind as the socket allows. */
-async function untilQuiet(wss: WebSocketStream): Promise<void> {
-  let seen = -1;
-  while (wss.information.bytesReceived !== seen) {
-    seen = wss.information.bytesReceived;
-    await delay(2);
-  }
 }
 
 async function sendHuge(url: string, size: number): Promise<void> {

@@ -6,11 +6,11 @@
 
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
 
 import { WebSocketListener, type ServerWebSocketStream } from '../../src/index.js';
 import { Arrivals, MiB } from './peers.js';
 import type { Cleanup } from './raw-server.js';
+import { untilQuiet } from './until-quiet.js';
 import type { ScenarioHooks } from './webstream-scenario.js';
 import { within } from './within.js';
 
@@ -77,7 +77,8 @@ export async function scenarioServer(t: Cleanup): Promise<ScenarioServer> {
     hooks: {
       floodQuiet: async () => {
         const flood = await floods.next(10_000, 'the /flood connection');
-        await untilQuiet(flood.socket);
+        // The server sends until the reader's backpressure stops it (bytesSent unchanged over 5 checks).
+        await untilQuiet(() => flood.socket.information.bytesSent, 20, 5);
         return { taken: flood.taken, total: FLOOD_MESSAGES * FLOOD_MESSAGE_SIZE };
       },
       handshakeArrived: () => holds.next(10_000, 'the /hold upgrade request').then(() => undefined),
@@ -93,20 +94,5 @@ async function sendFlood(flood: Flood): Promise<void> {
     message[0] = index;
     await writer.write(message);
     flood.taken += message.byteLength;
-  }
-}
-
-/**
- * Lets the server send until it stops (bytesSent unchanged over 5 checks 20 ms apart): the reader's pace,
- * not a synchronisation — a server that stops early only makes the bound easier to meet; one that never
- * stops (no backpressure) sends everything and fails the bound.
- */
-async function untilQuiet(socket: ServerWebSocketStream): Promise<void> {
-  let seen = -1;
-  let unchanged = 0;
-  while (unchanged < 5) {
-    unchanged = socket.information.bytesSent === seen ? unchanged + 1 : 0;
-    seen = socket.information.bytesSent;
-    await delay(20);
   }
 }

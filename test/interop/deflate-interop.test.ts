@@ -25,7 +25,7 @@ import {
   type PerMessageDeflateOptions,
   type ServerMessageWebSocket,
 } from '../../src/index.js';
-import { KiB, listen, MiB, toBuffer } from '../helpers/peers.js';
+import { echoMessages, KiB, listen, MiB, toBuffer } from '../helpers/peers.js';
 import type { Cleanup } from '../helpers/raw-server.js';
 import { within } from '../helpers/within.js';
 import { lineValue, runPeer, startPeer } from './peers/spawn-peer.js';
@@ -127,14 +127,6 @@ async function echoAll(
       assert.ok(received * 4 < message.data.length, `${message.name}: ${received} bytes received`);
     }
   }
-}
-
-/** Our side echoes every message whole, with its type. */
-function echoBack(socket: ServerMessageWebSocket): void {
-  socket.on('messageReceived', async (event) => {
-    socket.control.messageType = event.messageType;
-    await socket.outputStream.writeAsync(event.getData()).catch(() => undefined);
-  });
 }
 
 /** A `ws` echo server with these permessage-deflate options, closed after the test. */
@@ -279,7 +271,7 @@ void describe('permessage-deflate against ws', () => {
   test('a ws client and our listener echo every size and kind, compressed both ways', async (t) => {
     const bound = await listen<'message'>(t, { mode: 'message', perMessageDeflate: { threshold: 0 } });
     bound.listener.on('connectionReceived', ({ socket }) => {
-      echoBack(socket);
+      echoMessages(socket);
     });
     const client = await wsClientEcho(t, bound.url, { threshold: 0 }, ALL_SIZES);
     assert.equal(client.extensions, 'permessage-deflate');
@@ -298,7 +290,7 @@ void describe('permessage-deflate against ws', () => {
       const bound = await listen<'message'>(t, { mode: 'message', perMessageDeflate: { threshold: 0 } });
       const extensions = new Promise<string>((resolve) => {
         bound.listener.on('connectionReceived', ({ socket }) => {
-          echoBack(socket);
+          echoMessages(socket);
           resolve(socket.information.extensions);
         });
       });
@@ -323,7 +315,7 @@ void describe('permessage-deflate against ws', () => {
       });
       const extensions = new Promise<string>((resolve) => {
         bound.listener.on('connectionReceived', ({ socket }) => {
-          echoBack(socket);
+          echoMessages(socket);
           resolve(socket.information.extensions);
         });
       });
@@ -351,7 +343,7 @@ void describe('permessage-deflate against Python websockets (compression="deflat
     const uploads: Promise<{ bytes: number; sha256: string; extensions: string }>[] = [];
     bound.listener.on('connectionReceived', ({ socket, request }) => {
       if (request.url === '/echo') {
-        echoBack(socket);
+        echoMessages(socket);
         return;
       }
       uploads.push(
